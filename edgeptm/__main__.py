@@ -1,0 +1,3 @@
+from edgeptm.cli import main
+
+main()

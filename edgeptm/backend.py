@@ -1,0 +1,181 @@
+"""The Backend interface every deployment backend implements, built-in or third-party.
+
+A backend turns a fine-tuned ``save_pretrained`` folder into an artifact folder
+(:meth:`Backend.export`), optionally makes lower-precision variants
+(:meth:`Backend.quantize`) and loads artifacts into a :class:`Runner` whose
+:meth:`Runner.predict` returns logits. The core writes every artifact through a
+temp folder and the manifest; a backend only writes its own files into the
+folder it is given.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from edgeptm.encoding import Encoded, Encoder
+from edgeptm.errors import BackendError
+from edgeptm.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run here and, either way, why."""
+
+    available: bool
+    reason: str
+
+
+class NoOptions(BaseModel):
+    """Options model for a backend that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :meth:`Backend.export`/:meth:`Backend.quantize` wrote into the folder."""
+
+    files: list[str]
+    """Model files, relative to the folder (the artifact's size on disk)."""
+    info: dict[str, Any] | None = None
+    """Anything worth recording in the manifest's ``options`` (e.g. fusions applied)."""
+
+
+class Runner(ABC):
+    """A loaded artifact. ``predict`` never needs torch unless the backend is torch."""
+
+    def __init__(self, manifest: Manifest, encoder: Encoder) -> None:
+        self.manifest = manifest
+        self.encoder = encoder
+
+    @property
+    def labels(self) -> list[str]:
+        return self.manifest.labels
+
+    def encode(self, texts: Sequence[str], *, pad_to: int | None = None) -> Encoded:
+        return self.encoder(texts, pad_to=pad_to)
+
+    def predict(self, batch: Sequence[str] | Mapping[str, np.ndarray]) -> np.ndarray:
+        """Logits ``[batch, num_labels]`` (float32) for texts or encodings."""
+        if isinstance(batch, Mapping):
+            encoded = dict(batch)
+        else:
+            if isinstance(batch, str):
+                raise TypeError("predict() takes a batch (a list of texts), not a single string")
+            if len(batch) == 0:
+                return np.zeros((0, len(self.labels)), dtype=np.float32)
+            encoded = self.encode(batch)
+        if encoded["input_ids"].shape[0] == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return np.asarray(self.run(encoded), dtype=np.float32)
+
+    @abstractmethod
+    def run(self, encoded: Encoded) -> np.ndarray:
+        """Logits for a non-empty encoded batch."""
+
+    def close(self) -> None:
+        """Release the session or model."""
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Backend(ABC):
+    """A deployment backend. Subclass it and register an instance from a plugin.
+
+    Class attributes:
+
+    * ``name``: short unique name used on the command line (``--backend``).
+    * ``summary``: one line for ``edgeptm backends``.
+    * ``install_hint``: the command that makes it available (shown when it isn't).
+    * ``Options``: a pydantic model (``extra="forbid"``) of its recipe/CLI options.
+    * ``export_precision``: what :meth:`export` produces (usually ``fp32``).
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    install_hint: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    export_precision: ClassVar[str] = "fp32"
+
+    @abstractmethod
+    def availability(self) -> Availability:
+        """Can this backend run here? Cheap: no heavy imports."""
+
+    @abstractmethod
+    def devices(self) -> list[str]:
+        """Device strings this backend can run on here, e.g. ``["cpu"]``."""
+
+    @abstractmethod
+    def precisions(self) -> list[str]:
+        """Precisions it can produce and run, e.g. ``["fp32", "int8"]``."""
+
+    def tolerance(self, precision: str) -> float | None:
+        """Max |Δlogit| vs the torch fp32 reference that counts as a valid artifact.
+
+        ``None`` means the difference is reported but never fails (lossy precisions).
+        """
+        return 1e-4 if precision == "fp32" else None
+
+    @abstractmethod
+    def export(self, model_dir: Path, out: Path, *, options: BaseModel, max_length: int) -> ExportResult:
+        """Write an artifact for the fine-tuned ``model_dir`` into the empty folder ``out``."""
+
+    def quantize(
+        self,
+        artifact: Path,
+        out: Path,
+        *,
+        precision: str,
+        options: BaseModel,
+        calibration: Sequence[str],
+        manifest: Manifest,
+    ) -> ExportResult:
+        """Write a ``precision`` variant of ``artifact`` into the empty folder ``out``.
+
+        ``calibration`` holds texts sampled evenly across languages, for static schemes.
+        """
+        raise BackendError(f"backend {self.name!r} does not quantize")
+
+    @abstractmethod
+    def load(self, artifact: Path, manifest: Manifest, *, device: str = "cpu", threads: int | None = None) -> Runner:
+        """Load an artifact folder into a runner."""
+
+    def check_device(self, device: str) -> None:
+        """Fail clearly when ``device`` isn't present here."""
+        present = self.devices()
+        if device not in present:
+            raise BackendError(
+                f"device {device!r} is not available to backend {self.name!r} here "
+                f"(present: {', '.join(present) or 'none'})"
+            )
+
+    def check_precision(self, precision: str) -> None:
+        known = self.precisions()
+        if precision not in known:
+            raise BackendError(
+                f"backend {self.name!r} does not support precision {precision!r} "
+                f"(supported: {', '.join(known)})"
+            )
+
+    def parse_options(self, raw: Mapping[str, Any] | None) -> BaseModel:
+        """Validate raw options against :attr:`Options`, with a one-line error."""
+        from pydantic import ValidationError
+
+        try:
+            return self.Options.model_validate(dict(raw or {}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()
+            )
+            raise BackendError(f"backend {self.name!r} options: {problems}") from None

@@ -1,0 +1,265 @@
+"""The fine-tuning engine: transformers' Trainer for sequence classification.
+
+Dynamic padding, length-grouped batches, early stopping on eval macro-F1 with
+the best checkpoint kept, ``resume`` from the last checkpoint, and optional
+freezing of the embeddings and lowest encoder layers. The device (CPU, CUDA,
+TPU) comes from accelerate; under ``torchrun`` it trains with DDP (gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgeptm.data import Dataset, LabelMap
+from edgeptm.errors import ModelError
+from edgeptm.fsutil import atomic_dir, write_json
+from edgeptm.manifest import Manifest
+from edgeptm.metrics import classification_report
+from edgeptm.tinymodel import BUILTIN_MODEL, builtin_model
+
+
+class FinetuneOptions(BaseModel):
+    """Training options (CLI flags and the recipe's ``finetune`` stage)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_length: int = Field(128, ge=8, le=4096)
+    epochs: float = Field(3.0, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    seed: int = 42
+    freeze_layers: int | None = Field(None, ge=0)
+    early_stopping_patience: int = Field(3, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGEPTM_CACHE", Path.home() / ".cache" / "edgeptm"))
+
+
+def resolve_model(model: str) -> str:
+    """A local folder for ``builtin:…``, the path or hub id otherwise."""
+    if model == BUILTIN_MODEL:
+        return str(builtin_model(cache_dir()))
+    if model.startswith("builtin:"):
+        raise ModelError(f"{model}: unknown built-in model (the only one is {BUILTIN_MODEL})")
+    path = Path(model).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ModelError(f"{model}: expected a model folder (save_pretrained), got a file")
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise ModelError(f"{model}: not a model folder (no config.json)")
+    return str(path) if path.is_dir() else model
+
+
+def _load_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
+    try:
+        return loader.from_pretrained(name, **kwargs)
+    except OSError as exc:
+        if Path(name).is_dir():
+            raise ModelError(f"{name}: could not load ({str(exc).splitlines()[0]})") from None
+        raise ModelError(
+            f"could not fetch {name!r} from the Hugging Face hub (offline, or no such model); "
+            "pass a local save_pretrained folder with --model, or builtin:tiny-multilingual"
+        ) from None
+
+
+def freeze_lower_layers(model: Any, n: int) -> int:
+    """Freeze the embeddings and the lowest ``n`` encoder layers; return trainable parameters."""
+    import torch
+
+    base = model.base_model
+    for p in base.embeddings.parameters():
+        p.requires_grad = False
+    layers = next(
+        (m for m in base.modules() if isinstance(m, torch.nn.ModuleList) and len(m) == model.config.num_hidden_layers),
+        None,
+    )
+    if layers is None:
+        raise ModelError(f"can't find the encoder layers of {type(model).__name__} to freeze")
+    if n > len(layers):
+        raise ModelError(f"--freeze-layers {n}: the model has only {len(layers)} encoder layers")
+    for layer in list(layers)[:n]:
+        for p in layer.parameters():
+            p.requires_grad = False
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class _Encoded:
+    """A torch-style dataset of tokenized examples (no padding; the collator pads)."""
+
+    def __init__(self, tokenizer: Any, data: Dataset, label_ids: list[int], max_length: int) -> None:
+        enc = tokenizer(data.texts, truncation=True, max_length=max_length)
+        self.rows = [
+            {**{k: enc[k][i] for k in enc.keys()}, "labels": label_ids[i]} for i in range(len(data))
+        ]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+
+def _last_checkpoint(work: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(work)) if work.is_dir() else None
+
+
+def finetune(
+    model: str,
+    train: Dataset,
+    eval_data: Dataset,
+    out: Path,
+    options: FinetuneOptions = FinetuneOptions(),
+    *,
+    test: Dataset | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Fine-tune ``model`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``."""
+    import numpy as np
+    import transformers
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from edgeptm.metrics import accuracy, macro_f1
+
+    transformers.logging.set_verbosity_error()
+    out = Path(out)
+    work = out.parent / f"{out.name}.checkpoints"
+    labels = LabelMap.from_dataset(train)
+    train_ids = labels.encode(train, "train")
+    eval_ids = labels.encode(eval_data, "eval")
+    test_ids = labels.encode(test, "test") if test is not None else None
+
+    name = resolve_model(model)
+    tokenizer = _load_pretrained(AutoTokenizer, name, use_fast=True)
+    if not tokenizer.is_fast:
+        raise ModelError(f"{model}: edgeptm needs a fast tokenizer (tokenizer.json)")
+    net = _load_pretrained(
+        AutoModelForSequenceClassification,
+        name,
+        num_labels=len(labels.names),
+        id2label=dict(enumerate(labels.names)),
+        label2id=labels.ids,
+        ignore_mismatched_sizes=True,
+    )
+    trainable = (
+        freeze_lower_layers(net, options.freeze_layers)
+        if options.freeze_layers is not None
+        else sum(p.numel() for p in net.parameters())
+    )
+    max_length = min(options.max_length, net.config.max_position_embeddings)
+
+    checkpoint = _last_checkpoint(work) if resume else None
+    if resume and checkpoint is None:
+        log(f"no checkpoint in {work}; starting from the beginning")
+    elif not resume and work.exists():
+        shutil.rmtree(work)
+
+    def compute_metrics(pred: Any) -> dict[str, float]:
+        p = np.argmax(pred.predictions, axis=-1)
+        return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, len(labels.names))}
+
+    args = TrainingArguments(
+        output_dir=str(work),
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        save_total_limit=2,
+        num_train_epochs=options.epochs,
+        learning_rate=options.learning_rate,
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        warmup_ratio=options.warmup_ratio,
+        weight_decay=options.weight_decay,
+        seed=options.seed,
+        data_seed=options.seed,
+        group_by_length=True,
+        report_to=[],
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        ddp_find_unused_parameters=options.freeze_layers is not None,
+    )
+    trainer = Trainer(
+        model=net,
+        args=args,
+        train_dataset=_Encoded(tokenizer, train, train_ids, max_length),
+        eval_dataset=_Encoded(tokenizer, eval_data, eval_ids, max_length),
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience)],
+    )
+    started = time.perf_counter()
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    elapsed = time.perf_counter() - started
+
+    # transformers groups eval batches by length too; the report needs dataset order.
+    trainer.args.group_by_length = False
+
+    def report(data: Dataset, ids: list[int]) -> dict:
+        logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
+        return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
+
+    metrics: dict[str, Any] = {
+        "labels": labels.names,
+        "eval": report(eval_data, eval_ids),
+        "train": {
+            "examples": len(train),
+            "languages": train.language_set(),
+            "epochs": float(trainer.state.epoch or 0),
+            "steps": int(trainer.state.global_step),
+            "best_eval_macro_f1": trainer.state.best_metric,
+            "runtime_s": round(elapsed, 2),
+            "train_loss": float(train_result.training_loss),
+            "trainable_parameters": int(trainable),
+            "world_size": int(args.world_size),
+            "device": str(args.device),
+        },
+    }
+    if test is not None and test_ids is not None:
+        metrics["test"] = report(test, test_ids)
+
+    if trainer.is_world_process_zero():
+        with atomic_dir(out) as tmp:
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            weights = [n for n in ("model.safetensors", "pytorch_model.bin") if (tmp / n).is_file()]
+            Manifest(
+                backend="torch",
+                precision="fp32",
+                labels=labels.names,
+                max_length=max_length,
+                files=weights,
+                source=str(out.resolve()),
+                options={"finetune": json.loads(options.model_dump_json())},
+            ).save(tmp)
+            write_json(tmp / "metrics.json", metrics)
+            (tmp / "training_args.bin").unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    return metrics

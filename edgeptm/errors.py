@@ -1,0 +1,21 @@
+"""Domain exceptions. The CLI turns every one of them into a one-line error."""
+
+
+class EdgeptmError(Exception):
+    """A user-facing error: the message names the file or field and what to do."""
+
+
+class DataError(EdgeptmError):
+    """A dataset file or folder is missing, malformed or inconsistent."""
+
+
+class RecipeError(EdgeptmError):
+    """A recipe does not validate or cannot run."""
+
+
+class BackendError(EdgeptmError):
+    """A backend is unknown, unavailable, or was asked for something it can't do."""
+
+
+class ModelError(EdgeptmError):
+    """A model or artifact can't be loaded, exported or validated."""

@@ -1,0 +1,30 @@
+"""Hook specifications. Plugins implement these with ``@edgeptm.hookimpl``.
+
+Every hook is prefixed ``edgeptm_``. A plugin is a module (usually a package
+registered in the ``edgeptm`` entry-point group) that defines one or more of
+the functions below.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("edgeptm")
+
+
+@hookspec
+def edgeptm_register_backends(register):
+    """Register deployment backends.
+
+    Call ``register(backend)`` once per backend, where ``backend`` is an
+    instance of :class:`edgeptm.backend.Backend`. Keep this hook cheap: import
+    the backend's heavy library (onnxruntime, openvino, ...) inside its
+    methods, never at module level.
+    """
+
+
+@hookspec
+def edgeptm_register_commands(cli):
+    """Add commands to the ``edgeptm`` click group.
+
+    ``cli`` is the :class:`click.Group`; decorate new commands with
+    ``@cli.command()``.
+    """

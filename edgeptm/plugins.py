@@ -1,0 +1,179 @@
+"""Plugin manager factory and a typed facade over the hooks.
+
+Plugins come from the ``edgeptm`` entry-point group (the built-in backends
+too) plus any module passed in ``extra``. ``EDGEPTM_PLUGINS`` (comma-separated
+entry-point names) is an allow-list: when set, only those load.
+``EDGEPTM_BLOCK_PLUGINS`` is a block-list. A plugin that fails to import or
+raises inside a hook is recorded in :attr:`Plugins.problems` by name and
+skipped; the others keep working.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from edgeptm import hookspecs
+from edgeptm.errors import BackendError
+
+if TYPE_CHECKING:
+    import click
+
+    from edgeptm.backend import Backend
+
+ENTRY_POINT_GROUP = "edgeptm"
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that failed to load or whose hook raised."""
+
+    plugin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r}: {self.message}"
+
+
+def _env_names(var: str) -> set[str] | None:
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def make_plugin_manager(
+    *,
+    allow: Iterable[str] | None = None,
+    block: Iterable[str] | None = None,
+    extra: Iterable[ModuleType | object] = (),
+) -> tuple[pluggy.PluginManager, list[PluginProblem]]:
+    """Build a plugin manager with the hookspecs and the allowed plugins loaded.
+
+    ``allow``/``block`` default to ``EDGEPTM_PLUGINS``/``EDGEPTM_BLOCK_PLUGINS``.
+    Returns the manager and the problems met while loading.
+    """
+    allowed = set(allow) if allow is not None else _env_names("EDGEPTM_PLUGINS")
+    blocked = set(block) if block is not None else (_env_names("EDGEPTM_BLOCK_PLUGINS") or set())
+    pm = pluggy.PluginManager("edgeptm")
+    pm.add_hookspecs(hookspecs)
+    problems: list[PluginProblem] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in blocked or (allowed is not None and ep.name not in allowed):
+            continue
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+            if not pm.get_hookcallers(plugin):
+                problems.append(PluginProblem(ep.name, f"{ep.value} implements no edgeptm_* hooks"))
+        except Exception as exc:  # a broken plugin must not take the rest down
+            problems.append(PluginProblem(ep.name, f"failed to load: {_describe(exc)}"))
+    for plugin in extra:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if name not in blocked:
+            pm.register(plugin, name=name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        problems.append(PluginProblem(getattr(exc, "plugin_name", "?") or "?", str(exc)))
+    return pm, problems
+
+
+@dataclass
+class Plugins:
+    """Typed access to what the plugins registered."""
+
+    pm: pluggy.PluginManager
+    problems: list[PluginProblem] = field(default_factory=list)
+    _backends: dict[str, Backend] | None = None
+
+    def _call_each(self, hook: Any, **kwargs: Any) -> None:
+        """Call ``hook`` plugin by plugin, so one raising doesn't stop the others."""
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                impl.function(**kwargs)
+            except Exception as exc:
+                self.problems.append(
+                    PluginProblem(impl.plugin_name, f"{hook.name} raised {_describe(exc)}")
+                )
+
+    def backends(self) -> dict[str, Backend]:
+        """All registered backends by name, in registration order."""
+        if self._backends is None:
+            from edgeptm.backend import Backend
+
+            found: dict[str, Backend] = {}
+
+            def register(backend: Backend) -> None:
+                if not isinstance(backend, Backend):
+                    raise TypeError(f"register() wants a Backend instance, got {backend!r}")
+                if backend.name in found:
+                    raise ValueError(f"backend {backend.name!r} is already registered")
+                found[backend.name] = backend
+
+            self._call_each(self.pm.hook.edgeptm_register_backends, register=register)
+            self._backends = found
+        return self._backends
+
+    def backend(self, name: str) -> Backend:
+        """The backend called ``name``; a clear error when there is none."""
+        backends = self.backends()
+        if name not in backends:
+            known = ", ".join(sorted(backends)) or "none"
+            raise BackendError(
+                f"unknown backend {name!r} (registered: {known}); "
+                "`edgeptm backends` lists them and their install hints"
+            )
+        return backends[name]
+
+    def available_backend(self, name: str) -> Backend:
+        """Like :meth:`backend`, but also fails when the backend can't run here."""
+        backend = self.backend(name)
+        status = backend.availability()
+        if not status.available:
+            hint = f"; install it with `{backend.install_hint}`" if backend.install_hint else ""
+            raise BackendError(f"backend {name!r} is unavailable: {status.reason}{hint}")
+        return backend
+
+    def register_commands(self, cli: click.Group) -> None:
+        self._call_each(self.pm.hook.edgeptm_register_commands, cli=cli)
+
+
+def load_plugins(
+    *,
+    allow: Iterable[str] | None = None,
+    block: Iterable[str] | None = None,
+    extra: Iterable[ModuleType | object] = (),
+) -> Plugins:
+    """Factory: a fresh :class:`Plugins` facade over a newly built manager."""
+    pm, problems = make_plugin_manager(allow=allow, block=block, extra=extra)
+    return Plugins(pm, problems)
+
+
+_default: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugins, built on first use (never at import)."""
+    global _default
+    if _default is None:
+        _default = load_plugins()
+    return _default
+
+
+def reset_plugins(plugins: Plugins | None = None) -> None:
+    """Replace (or forget) the process-wide plugins; used by tests."""
+    global _default
+    _default = plugins

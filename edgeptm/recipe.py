@@ -1,0 +1,201 @@
+"""Recipe schema: ``yaml.safe_load`` into pydantic models with ``extra="forbid"``.
+
+Every problem is reported at once with its YAML path: schema errors first, then
+cross-checks that need the plugins (backend names, precisions, each backend's
+own options model, artifact references).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgeptm.bench import BenchOptions
+from edgeptm.engine import FinetuneOptions
+from edgeptm.errors import RecipeError
+from edgeptm.plugins import Plugins
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Columns(Strict):
+    text: str = "text"
+    label: str = "label"
+    language: str = "language"
+
+
+class DataSpec(Strict):
+    train: str | None = None
+    eval: str | None = None
+    test: str | None = None
+    columns: Columns = Columns()
+    train_languages: list[str] | None = Field(None, description="keep only these languages for training")
+    eval_languages: list[str] | None = Field(None, description="keep only these languages for eval and test")
+
+
+class FinetuneStage(FinetuneOptions):
+    stage: Literal["finetune"]
+    name: str = Field("model", pattern=NAME_PATTERN)
+
+
+class ExportStage(Strict):
+    stage: Literal["export"]
+    name: str = Field(pattern=NAME_PATTERN)
+    backend: str
+    from_: str = Field("model", alias="from")
+    options: dict[str, Any] = {}
+    max_length: int | None = Field(None, ge=8)
+
+
+class QuantizeStage(Strict):
+    stage: Literal["quantize"]
+    name: str = Field(pattern=NAME_PATTERN)
+    from_: str = Field(alias="from")
+    precision: str
+    options: dict[str, Any] = {}
+    calibration_size: int = Field(256, ge=1)
+
+
+class EvaluateStage(Strict):
+    stage: Literal["evaluate"]
+    artifacts: list[str] | None = None
+    split: Literal["eval", "test"] = "test"
+    batch_size: int = Field(32, ge=1)
+    threads: int | None = Field(None, ge=1)
+
+
+class BenchStage(BenchOptions):
+    stage: Literal["bench"]
+    artifacts: list[str] | None = None
+
+
+Stage = Annotated[
+    Union[FinetuneStage, ExportStage, QuantizeStage, EvaluateStage, BenchStage],
+    Field(discriminator="stage"),
+]
+STAGE_KINDS = ("finetune", "export", "quantize", "evaluate", "bench")
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    output: str = Field(description="output folder, relative to the recipe file")
+    model: str = Field(description="hub id, local folder or builtin:tiny-multilingual")
+    data: DataSpec = DataSpec()
+    stages: list[Stage] = Field(min_length=1)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i > 0 and isinstance(loc[i - 1], int) and part in STAGE_KINDS:
+            continue  # the discriminator tag pydantic inserts
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _schema_errors(exc: ValidationError) -> list[str]:
+    return [f"{_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Parse and schema-check a recipe, raising :class:`RecipeError` listing every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise RecipeError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    except UnicodeDecodeError:
+        raise RecipeError(f"{path}: invalid UTF-8; save the recipe as UTF-8") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping (name, output, model, data, stages)")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(_format(path, _schema_errors(exc))) from None
+
+
+def _format(path: Path, errors: list[str]) -> str:
+    head = f"{path}: {len(errors)} error{'s' if len(errors) != 1 else ''}"
+    return head + "".join(f"\n  {e}" for e in errors)
+
+
+def check_recipe(recipe: Recipe, plugins: Plugins) -> list[str]:
+    """Cross-checks that need the plugins; returns every problem found."""
+    errors: list[str] = []
+    known: dict[str, str] = {}  # artifact name -> producing stage kind
+    has_finetune = any(s.stage == "finetune" for s in recipe.stages)
+    if not has_finetune:
+        known["model"] = "model"
+    needs = {"train": has_finetune, "eval": has_finetune}
+    for key, required in needs.items():
+        if required and getattr(recipe.data, key) is None:
+            errors.append(f"data.{key}: required by the finetune stage")
+    backends = plugins.backends()
+    for i, stage in enumerate(recipe.stages):
+        where = f"stages[{i}]"
+        if stage.stage in ("finetune", "export", "quantize"):
+            if stage.name in known:
+                errors.append(f"{where}.name: artifact {stage.name!r} is already defined")
+        if isinstance(stage, (ExportStage, QuantizeStage)):
+            if stage.from_ not in known:
+                errors.append(f"{where}.from: no earlier artifact {stage.from_!r} (known: {', '.join(known) or 'none'})")
+        if isinstance(stage, ExportStage):
+            backend = backends.get(stage.backend)
+            if backend is None:
+                errors.append(f"{where}.backend: unknown backend {stage.backend!r} (registered: {', '.join(backends)})")
+            else:
+                errors += _option_errors(where, backend, stage.options)
+            known[stage.name] = stage.backend
+        elif isinstance(stage, QuantizeStage):
+            backend = backends.get(known.get(stage.from_, ""))
+            if backend is not None:
+                if stage.precision not in backend.precisions():
+                    errors.append(
+                        f"{where}.precision: backend {backend.name!r} does not support {stage.precision!r} "
+                        f"(supported: {', '.join(backend.precisions())})"
+                    )
+                errors += _option_errors(where, backend, stage.options)
+            elif stage.from_ in known:
+                errors.append(f"{where}.from: {stage.from_!r} is not an exported artifact; quantize an export")
+            known[stage.name] = known.get(stage.from_, "?")
+        elif isinstance(stage, FinetuneStage):
+            known[stage.name] = "torch"
+        elif isinstance(stage, (EvaluateStage, BenchStage)):
+            for j, name in enumerate(stage.artifacts or []):
+                if name not in known:
+                    errors.append(f"{where}.artifacts[{j}]: no earlier artifact {name!r} (known: {', '.join(known)})")
+            if isinstance(stage, EvaluateStage) and getattr(recipe.data, stage.split) is None:
+                errors.append(f"{where}.split: data.{stage.split} is not set")
+    return errors
+
+
+def _option_errors(where: str, backend: Any, options: dict[str, Any]) -> list[str]:
+    try:
+        backend.Options.model_validate(options)
+    except ValidationError as exc:
+        return [f"{where}.options.{_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return []
+
+
+def validate_recipe(path: Path, plugins: Plugins) -> Recipe:
+    """Load, schema-check and cross-check; one :class:`RecipeError` with every problem."""
+    recipe = load_recipe(path)
+    errors = check_recipe(recipe, plugins)
+    if errors:
+        raise RecipeError(_format(Path(path), errors))
+    return recipe

@@ -1,0 +1,93 @@
+"""Build small multilingual BERTs offline: a WordPiece tokenizer trained with ``tokenizers``
+and a randomly initialised ``BertConfig``. The built-in ``builtin:tiny-multilingual``
+model is trained on the packaged sample so the quickstart never downloads anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from edgeptm.fsutil import atomic_dir
+
+BUILTIN_MODEL = "builtin:tiny-multilingual"
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+TINY = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256}
+
+
+def train_wordpiece(
+    texts: Iterable[str],
+    *,
+    vocab_size: int = 4000,
+    lowercase: bool = False,
+    strip_accents: bool = False,
+    split_cjk: bool = True,
+    max_length: int = 128,
+):
+    """A BERT-style fast tokenizer (``BertTokenizerFast``) trained on ``texts``.
+
+    The normaliser is multilingual BERT's (``BertNormalizer``); accents and case
+    are kept by default because many scripts need their marks.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=split_cjk, strip_accents=strip_accents, lowercase=lowercase
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=1)
+    tok.train_from_iterator(texts, trainer=trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return BertTokenizerFast(
+        tokenizer_object=tok,
+        do_lower_case=lowercase,
+        strip_accents=strip_accents,
+        tokenize_chinese_chars=split_cjk,
+        model_max_length=max_length,
+    )
+
+
+def build_model(
+    out: Path,
+    texts: Iterable[str],
+    *,
+    size: dict[str, int] | None = None,
+    vocab_size: int = 4000,
+    max_position_embeddings: int = 128,
+    seed: int = 0,
+) -> Path:
+    """Write a randomly initialised BERT (masked-LM head) and its tokenizer to ``out``."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    tokenizer = train_wordpiece(texts, vocab_size=vocab_size, max_length=max_position_embeddings)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        **(size or TINY),
+    )
+    model = BertForMaskedLM(config)
+    with atomic_dir(Path(out)) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return Path(out)
+
+
+def builtin_model(cache_dir: Path) -> Path:
+    """The built-in tiny multilingual model, built once into ``cache_dir``."""
+    from edgeptm import data
+
+    out = Path(cache_dir) / "tiny-multilingual"
+    if not (out / "config.json").is_file():
+        texts = data.load(data.sample_path(), split="train").texts
+        build_model(out, texts, vocab_size=3000)
+    return out

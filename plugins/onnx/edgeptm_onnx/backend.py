@@ -1,0 +1,214 @@
+"""ONNX backend. onnxruntime (and, for export, optimum-onnx) are imported inside methods only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgeptm.artifacts import copy_tokenizer
+from edgeptm.backend import Availability, Backend, ExportResult, Runner
+from edgeptm.encoding import Encoded, Encoder
+from edgeptm.errors import BackendError, ModelError
+from edgeptm.manifest import Manifest
+
+MODEL_FILE = "model.onnx"
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+# onnxruntime.transformers fuses attention for these families with its BERT optimizer.
+FUSION_MODEL_TYPES = {"bert": "bert", "distilbert": "bert", "xlm-roberta": "bert", "roberta": "bert", "electra": "bert"}
+
+
+class OnnxOptions(BaseModel):
+    """Options of the ``onnx`` backend (recipe ``options:`` and CLI ``--option key=value``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    opset: int | None = Field(None, ge=11, description="ONNX opset for export (default: optimum's choice)")
+    optimize: bool = Field(True, description="apply ORT transformer fusions (attention, layer norm, GELU)")
+    per_channel: bool = Field(True, description="int8: one scale per output channel of each weight")
+    reduce_range: bool = Field(False, description="int8: 7-bit weights, avoids U8S8 saturation on AVX2 without VNNI")
+    calibration_size: int = Field(128, ge=1, description="int8-static: calibration texts, sampled evenly across languages")
+    calibrate_method: Literal["minmax", "entropy", "percentile"] = "minmax"
+
+
+class OnnxBackend(Backend):
+    name = "onnx"
+    summary = "ONNX Runtime: optimum-onnx export, transformer fusions, dynamic and static int8"
+    install_hint = "pip install 'edgeptm-onnx[export]'"
+    Options = OnnxOptions
+
+    def availability(self) -> Availability:
+        if importlib.util.find_spec("onnxruntime") is None:
+            return Availability(False, "onnxruntime is not installed")
+        if importlib.util.find_spec("optimum") is None or importlib.util.find_spec("optimum.exporters.onnx") is None:
+            return Availability(True, "onnxruntime is installed (run only: export needs optimum-onnx)")
+        return Availability(True, "onnxruntime and optimum-onnx are installed")
+
+    def devices(self) -> list[str]:
+        import onnxruntime as ort
+
+        present = set(ort.get_available_providers())
+        return [device for device, provider in PROVIDERS.items() if provider in present]
+
+    def precisions(self) -> list[str]:
+        return ["fp32", "int8", "int8-static"]
+
+    def export(self, model_dir: Path, out: Path, *, options: BaseModel, max_length: int) -> ExportResult:
+        assert isinstance(options, OnnxOptions)
+        try:
+            from optimum.exporters.onnx import main_export
+        except ImportError:
+            raise BackendError(f"exporting to ONNX needs optimum-onnx; install it with `{self.install_hint}`") from None
+        with tempfile.TemporaryDirectory(dir=out) as raw:
+            main_export(
+                str(model_dir),
+                output=raw,
+                task="text-classification",
+                opset=options.opset,
+                do_validation=False,
+                local_files_only=True,
+                library_name="transformers",
+            )
+            info = {}
+            if options.optimize:
+                info["fusions"] = self._optimize(Path(raw) / MODEL_FILE, out / MODEL_FILE, model_dir)
+            else:
+                (Path(raw) / MODEL_FILE).rename(out / MODEL_FILE)
+        copy_tokenizer(model_dir, out)
+        return ExportResult([MODEL_FILE], info)
+
+    @staticmethod
+    def _optimize(src: Path, dst: Path, model_dir: Path) -> dict[str, int]:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+        model_type = FUSION_MODEL_TYPES.get(config.get("model_type", ""), "bert")
+        heads = config.get("num_attention_heads", config.get("n_heads", 0))
+        hidden = config.get("hidden_size", config.get("dim", 0))
+        optimized = optimize_model(str(src), model_type=model_type, num_heads=heads, hidden_size=hidden, opt_level=0)
+        optimized.save_model_to_file(str(dst))
+        return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
+
+    def quantize(
+        self,
+        artifact: Path,
+        out: Path,
+        *,
+        precision: str,
+        options: BaseModel,
+        calibration: Sequence[str],
+        manifest: Manifest,
+    ) -> ExportResult:
+        import onnx
+        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        assert isinstance(options, OnnxOptions)
+        if manifest.precision != "fp32":
+            raise BackendError(f"{artifact}: quantize an fp32 ONNX artifact, not a {manifest.precision} one")
+        if precision == "fp32":
+            raise BackendError("precision fp32 is what `edgeptm export` makes; quantize to int8 or int8-static")
+        with tempfile.TemporaryDirectory(dir=out) as work:
+            prepped = Path(work) / "prepped.onnx"
+            quant_pre_process(
+                str(Path(artifact) / MODEL_FILE), str(prepped), skip_optimization=True, skip_symbolic_shape=True
+            )
+            if precision == "int8":
+                quantize_dynamic(
+                    prepped,
+                    out / MODEL_FILE,
+                    per_channel=options.per_channel,
+                    reduce_range=options.reduce_range,
+                    weight_type=QuantType.QInt8,
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
+                info = {"scheme": "dynamic", "calibration_texts": 0}
+            else:
+                texts = list(calibration)[: options.calibration_size]
+                if not texts:
+                    raise BackendError("int8-static needs calibration texts (pass --calibration DATA)")
+                encoder = Encoder.from_dir(artifact, manifest.max_length)
+                method = {
+                    "minmax": CalibrationMethod.MinMax,
+                    "entropy": CalibrationMethod.Entropy,
+                    "percentile": CalibrationMethod.Percentile,
+                }[options.calibrate_method]
+                quantize_static(
+                    prepped,
+                    out / MODEL_FILE,
+                    _Calibration(encoder, texts, _input_names(prepped)),
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=options.per_channel,
+                    reduce_range=options.reduce_range,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    calibrate_method=method,
+                    extra_options={
+                        "WeightSymmetric": True,
+                        "ActivationSymmetric": False,
+                        "QuantizeBias": False,
+                        "DefaultTensorType": onnx.TensorProto.FLOAT,
+                    },
+                )
+                info = {"scheme": "static-qdq", "calibration_texts": len(texts)}
+        copy_tokenizer(artifact, out)
+        return ExportResult([MODEL_FILE], info)
+
+    def load(self, artifact: Path, manifest: Manifest, *, device: str = "cpu", threads: int | None = None) -> Runner:
+        self.check_precision(manifest.precision)
+        self.check_device(device)
+        return OnnxRunner(Path(artifact), manifest, device=device, threads=threads)
+
+
+def _input_names(model: Path) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    initializers = {i.name for i in graph.initializer}
+    return [i.name for i in graph.input if i.name not in initializers]
+
+
+class _Calibration:
+    """onnxruntime CalibrationDataReader over texts, one text per feed."""
+
+    def __init__(self, encoder: Encoder, texts: list[str], inputs: list[str]) -> None:
+        self.feeds = iter(
+            [{k: v for k, v in encoder([t]).items() if k in inputs} for t in texts]
+        )
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self.feeds, None)
+
+
+class OnnxRunner(Runner):
+    """onnxruntime session with explicit thread settings."""
+
+    def __init__(self, artifact: Path, manifest: Manifest, *, device: str, threads: int | None) -> None:
+        import onnxruntime as ort
+
+        super().__init__(manifest, Encoder.from_dir(artifact, manifest.max_length))
+        path = artifact / MODEL_FILE
+        if not path.is_file():
+            raise ModelError(f"{artifact}: no {MODEL_FILE}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), opts, providers=[PROVIDERS[device]])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def run(self, encoded: Encoded) -> np.ndarray:
+        missing = [name for name in self.inputs if name not in encoded]
+        if missing:
+            raise ModelError(f"model input(s) {', '.join(missing)} missing from the encoded batch")
+        (logits,) = self.session.run(["logits"], {name: encoded[name] for name in self.inputs})
+        return logits
