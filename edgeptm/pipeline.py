@@ -20,6 +20,7 @@ from edgeptm.recipe import (
     FinetuneStage,
     QuantizeStage,
     Recipe,
+    StageBase,
     validate_recipe,
 )
 from edgeptm.summary import write_summary
@@ -63,11 +64,8 @@ class Context:
 
     def data_fingerprint(self, *splits: str) -> str:
         spec = self.recipe.data
-        parts = []
-        for split in splits:
-            source = getattr(spec, split)
-            parts.append(data.resolve(self.path(source)) if source else None)
-        return fingerprint(spec.model_dump(mode="json"), *[Path(p) if p else None for p in parts])
+        sources = [getattr(spec, split) for split in splits]
+        return fingerprint(spec.model_dump(mode="json"), *[data.resolve(self.path(s)) if s else None for s in sources])
 
     def model_fingerprint(self) -> str:
         model = self.recipe.model
@@ -78,12 +76,15 @@ class Context:
 def _finetune(ctx: Context, stage: FinetuneStage, out: Path) -> dict[str, Any]:
     from edgeptm.engine import FinetuneOptions, finetune
 
-    options = FinetuneOptions.model_validate(stage.model_dump(exclude={"stage", "name"}))
+    options = FinetuneOptions.model_validate(stage.model_dump(include=set(FinetuneOptions.model_fields)))
     test = ctx.dataset("test") if ctx.recipe.data.test else None
-    model = ctx.recipe.model
-    local = Path(ctx.path(model))
+    if stage.from_:
+        model = str(ctx.artifacts[stage.from_])
+    else:
+        local = Path(ctx.path(ctx.recipe.model))
+        model = str(local) if local.exists() else ctx.recipe.model
     metrics = finetune(
-        str(local) if local.exists() else model,
+        model,
         ctx.dataset("train"),
         ctx.dataset("eval"),
         out,
@@ -122,7 +123,7 @@ def _quantize(ctx: Context, stage: QuantizeStage, out: Path) -> dict[str, Any]:
 def _evaluate(ctx: Context, stage: EvaluateStage, out: Path) -> dict[str, Any]:
     from edgeptm.evaluate import evaluate
 
-    names = stage.artifacts or list(ctx.artifacts)
+    names = stage.inputs(list(ctx.artifacts))
     dataset = ctx.dataset(stage.split)
     train_langs = ctx.dataset("train").language_set() if ctx.recipe.data.train else None
     results = []
@@ -140,38 +141,24 @@ def _evaluate(ctx: Context, stage: EvaluateStage, out: Path) -> dict[str, Any]:
 def _bench(ctx: Context, stage: BenchStage, out: Path) -> dict[str, Any]:
     from edgeptm.bench import BenchOptions, bench
 
-    names = stage.artifacts or list(ctx.artifacts)
-    options = BenchOptions.model_validate(stage.model_dump(exclude={"stage", "artifacts"}))
+    names = stage.inputs(list(ctx.artifacts))
+    options = BenchOptions.model_validate(stage.model_dump(include=set(BenchOptions.model_fields)))
     results = bench([(n, ctx.artifacts[n]) for n in names], options)
     write_json(out, results)
     return {"bench": results}
 
 
-def _stage_plan(ctx: Context, index: int, stage: Any) -> tuple[str, Path, list[str], str]:
-    """Stage id, output path, input artifact names and the fingerprint of its inputs."""
+def _stage_plan(ctx: Context, index: int, stage: StageBase) -> tuple[str, Path, str]:
+    """Stage id, output path, and the fingerprint of its config and inputs."""
     config = stage.model_dump(mode="json", by_alias=True)
-    if isinstance(stage, FinetuneStage):
-        inputs: list[str] = []
-        extra = [ctx.model_fingerprint(), ctx.data_fingerprint("train", "eval", "test")]
-        return f"finetune:{stage.name}", ctx.out / stage.name, inputs, fingerprint(__version__, config, *extra)
-    if isinstance(stage, ExportStage):
-        inputs, extra = [stage.from_], [ctx.data_fingerprint("eval")]
-        out = ctx.out / "artifacts" / stage.name
-    elif isinstance(stage, QuantizeStage):
-        inputs, extra = [stage.from_], [ctx.data_fingerprint("train", "eval")]
-        out = ctx.out / "artifacts" / stage.name
-    else:
-        inputs = stage.artifacts or list(ctx.artifacts)
-        extra = [ctx.data_fingerprint("train", stage.split)] if isinstance(stage, EvaluateStage) else []
-        out = ctx.out / f"{stage.stage}.json"
-        stage_id = f"{stage.stage}:{index}"
-        return stage_id, out, inputs, fingerprint(__version__, config, [ctx.fingerprints[n] for n in inputs], *extra)
-    return (
-        f"{stage.stage}:{stage.name}",
-        out,
-        inputs,
-        fingerprint(__version__, config, [ctx.fingerprints[n] for n in inputs], *extra),
-    )
+    produced = stage.produces()
+    inputs = [ctx.fingerprints[n] for n in stage.inputs(list(ctx.artifacts))]
+    model = [ctx.model_fingerprint()] if stage.uses_recipe_model() else []
+    fp = fingerprint(__version__, config, inputs, *model, ctx.data_fingerprint(*stage.data_splits))
+    if produced is None:
+        return f"{stage.stage}:{index}", ctx.out / f"{stage.stage}-{index}.json", fp
+    folder = ctx.out if isinstance(stage, FinetuneStage) else ctx.out / "artifacts"
+    return f"{stage.stage}:{produced}", folder / produced, fp
 
 
 RUNNERS: dict[type, Callable[[Context, Any, Path], dict[str, Any]]] = {
@@ -195,13 +182,13 @@ def run_recipe(
     state_path = out / STATE_FILE
     state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.is_file() and not force else {}
     ctx = Context(recipe, root, out, plugins, log)
-    if not any(isinstance(s, FinetuneStage) for s in recipe.stages):
+    if not any(s.produces() == "model" for s in recipe.stages):
         model = Path(ctx.path(recipe.model))
         ctx.artifacts["model"] = model
         ctx.fingerprints["model"] = ctx.model_fingerprint()
     timings: dict[str, float] = {}
     for index, stage in enumerate(recipe.stages):
-        stage_id, stage_out, _, fp = _stage_plan(ctx, index, stage)
+        stage_id, stage_out, fp = _stage_plan(ctx, index, stage)
         previous = state.get(stage_id)
         label = stage_id.replace(":", " ")
         if previous and previous.get("fingerprint") == fp and stage_out.exists():
@@ -214,9 +201,10 @@ def run_recipe(
             timings[stage_id] = round(time.perf_counter() - started, 2)
             state[stage_id] = {"fingerprint": fp, "result": result, "seconds": timings[stage_id]}
             write_json(state_path, state)
-        if stage.stage in ("finetune", "export", "quantize"):
-            ctx.artifacts[stage.name] = stage_out
-            ctx.fingerprints[stage.name] = fp
+        produced = stage.produces()
+        if produced is not None:
+            ctx.artifacts[produced] = stage_out
+            ctx.fingerprints[produced] = fp
         ctx.results[stage_id] = {**result, "seconds": state[stage_id].get("seconds")}
     summary = write_summary(out, recipe, ctx.artifacts, ctx.results)
     log(f"summary: {out / 'summary.md'}")

@@ -8,7 +8,7 @@ own options model, artifact references).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,6 +23,27 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class StageBase(Strict):
+    """What the runner needs to know of every stage.
+
+    ``data_splits`` are the dataset splits it reads (their content is part of its
+    fingerprint); :meth:`inputs` the earlier artifacts it reads; :meth:`produces`
+    the artifact it makes (``None`` for report stages, which write ``<stage>.json``).
+    """
+
+    data_splits: ClassVar[tuple[str, ...]] = ()
+
+    def uses_recipe_model(self) -> bool:
+        """Whether it reads the recipe's ``model`` directly (part of its fingerprint)."""
+        return False
+
+    def inputs(self, known: list[str]) -> list[str]:
+        return [self.from_] if getattr(self, "from_", None) else []
+
+    def produces(self) -> str | None:
+        return getattr(self, "name", None)
 
 
 class Columns(Strict):
@@ -40,40 +61,54 @@ class DataSpec(Strict):
     eval_languages: list[str] | None = Field(None, description="keep only these languages for eval and test")
 
 
-class FinetuneStage(FinetuneOptions):
+class FinetuneStage(FinetuneOptions, StageBase):
     stage: Literal["finetune"]
     name: str = Field("model", pattern=NAME_PATTERN)
+    from_: str | None = Field(None, alias="from", description="an earlier model artifact (default: the recipe's model)")
+    data_splits: ClassVar[tuple[str, ...]] = ("train", "eval", "test")
+
+    def uses_recipe_model(self) -> bool:
+        return self.from_ is None
 
 
-class ExportStage(Strict):
+class ExportStage(StageBase):
     stage: Literal["export"]
     name: str = Field(pattern=NAME_PATTERN)
     backend: str
     from_: str = Field("model", alias="from")
     options: dict[str, Any] = {}
     max_length: int | None = Field(None, ge=8)
+    data_splits: ClassVar[tuple[str, ...]] = ("eval",)
 
 
-class QuantizeStage(Strict):
+class QuantizeStage(StageBase):
     stage: Literal["quantize"]
     name: str = Field(pattern=NAME_PATTERN)
     from_: str = Field(alias="from")
     precision: str
     options: dict[str, Any] = {}
     calibration_size: int = Field(256, ge=1)
+    data_splits: ClassVar[tuple[str, ...]] = ("train", "eval")
 
 
-class EvaluateStage(Strict):
+class EvaluateStage(StageBase):
     stage: Literal["evaluate"]
     artifacts: list[str] | None = None
     split: Literal["eval", "test"] = "test"
     batch_size: int = Field(32, ge=1)
     threads: int | None = Field(None, ge=1)
+    data_splits: ClassVar[tuple[str, ...]] = ("train", "eval", "test")
+
+    def inputs(self, known: list[str]) -> list[str]:
+        return self.artifacts or list(known)
 
 
-class BenchStage(BenchOptions):
+class BenchStage(BenchOptions, StageBase):
     stage: Literal["bench"]
     artifacts: list[str] | None = None
+
+    def inputs(self, known: list[str]) -> list[str]:
+        return self.artifacts or list(known)
 
 
 Stage = Annotated[
@@ -139,8 +174,8 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> list[str]:
     errors: list[str] = []
     known: dict[str, str] = {}  # artifact name -> producing stage kind
     has_finetune = any(s.stage == "finetune" for s in recipe.stages)
-    if not has_finetune:
-        known["model"] = "model"
+    if not any(s.produces() == "model" for s in recipe.stages):
+        known["model"] = "model"  # the recipe's model itself
     needs = {"train": has_finetune, "eval": has_finetune}
     for key, required in needs.items():
         if required and getattr(recipe.data, key) is None:
@@ -174,6 +209,8 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> list[str]:
                 errors.append(f"{where}.from: {stage.from_!r} is not an exported artifact; quantize an export")
             known[stage.name] = known.get(stage.from_, "?")
         elif isinstance(stage, FinetuneStage):
+            if stage.from_ is not None and stage.from_ not in known:
+                errors.append(f"{where}.from: no earlier artifact {stage.from_!r} (known: {', '.join(known) or 'none'})")
             known[stage.name] = "torch"
         elif isinstance(stage, (EvaluateStage, BenchStage)):
             for j, name in enumerate(stage.artifacts or []):
