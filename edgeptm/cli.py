@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -166,12 +167,15 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
     train = _load(train_path, "train", kw)
     eval_data = _load(eval_path, "eval", {**kw, "languages": None})
     test = _load(test_path, "test", {**kw, "languages": None}) if test_path else None
-    click.echo(f"train: {describe(train)}", err=True)
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, only rank 0 reports
+    if main_process:
+        click.echo(f"train: {describe(train)}", err=True)
     metrics = run_finetune(
         model, train, eval_data, out, options, test=test, resume=resume, progress=not no_progress,
         log=lambda m: click.echo(m, err=True),
     )
-    _print_finetune(metrics, out)
+    if main_process:
+        _print_finetune(metrics, out)
 
 
 def _print_finetune(metrics: dict[str, Any], out: Path) -> None:

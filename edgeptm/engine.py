@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,19 @@ class _Encoded:
         return self.rows[i]
 
 
+def _multi_cpu() -> bool:
+    """Launched by torchrun with no accelerator: DDP over gloo on CPU.
+
+    accelerate only picks multi-process CPU when told to use the CPU explicitly.
+    """
+    import importlib.util
+
+    import torch
+
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return launched and not torch.cuda.is_available() and importlib.util.find_spec("torch_xla") is None
+
+
 def _last_checkpoint(work: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -127,8 +141,12 @@ def finetune(
     resume: bool = False,
     progress: bool = True,
     log: Any = print,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """Fine-tune ``model`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``."""
+    """Fine-tune ``model`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``.
+
+    ``callbacks`` are extra transformers ``TrainerCallback`` objects.
+    """
     import numpy as np
     import transformers
     from transformers import (
@@ -203,6 +221,8 @@ def finetune(
         dataloader_num_workers=0,
         dataloader_pin_memory=False,
         ddp_find_unused_parameters=options.freeze_layers is not None,
+        use_cpu=_multi_cpu(),
+        ddp_backend="gloo" if _multi_cpu() else None,
     )
     trainer = Trainer(
         model=net,
@@ -212,7 +232,7 @@ def finetune(
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience), *callbacks],
     )
     started = time.perf_counter()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)

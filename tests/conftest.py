@@ -73,3 +73,12 @@ def onnx_int8(tmp_path_factory: pytest.TempPathFactory, plugins, onnx_fp32: Path
     out = tmp_path_factory.mktemp("artifacts") / "onnx-int8"
     deploy.quantize(plugins, onnx_fp32, out, precision="int8", validation_texts=sample["eval"].texts)
     return out
+
+
+@pytest.fixture(scope="session")
+def umsab() -> Path:
+    """The UMSAB sentiment folder from the shared data, or a skip saying it's absent."""
+    root = SHARED_DATA / "umsab" / "data" / "sentiment"
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent (shared data not mounted)")
+    return root

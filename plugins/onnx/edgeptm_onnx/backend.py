@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from importlib import metadata
 import json
 import tempfile
 from collections.abc import Sequence
@@ -46,15 +47,17 @@ class OnnxBackend(Backend):
     def availability(self) -> Availability:
         if importlib.util.find_spec("onnxruntime") is None:
             return Availability(False, "onnxruntime is not installed")
-        if importlib.util.find_spec("optimum") is None or importlib.util.find_spec("optimum.exporters.onnx") is None:
+        if not _has_onnx_exporter():
             return Availability(True, "onnxruntime is installed (run only: export needs optimum-onnx)")
         return Availability(True, "onnxruntime and optimum-onnx are installed")
 
     def devices(self) -> list[str]:
-        import onnxruntime as ort
-
-        present = set(ort.get_available_providers())
-        return [device for device, provider in PROVIDERS.items() if provider in present]
+        """``cpu``, plus ``cuda``/``tensorrt`` when the onnxruntime-gpu build is installed (no import)."""
+        try:
+            metadata.distribution("onnxruntime-gpu")
+        except metadata.PackageNotFoundError:
+            return ["cpu"]
+        return ["cpu", "cuda", "tensorrt"]
 
     def precisions(self) -> list[str]:
         return ["fp32", "int8", "int8-static"]
@@ -164,6 +167,14 @@ class OnnxBackend(Backend):
         self.check_precision(manifest.precision)
         self.check_device(device)
         return OnnxRunner(Path(artifact), manifest, device=device, threads=threads)
+
+
+def _has_onnx_exporter() -> bool:
+    """optimum-onnx's exporter is present (checked without importing optimum)."""
+    spec = importlib.util.find_spec("optimum")
+    return spec is not None and any(
+        (Path(p) / "exporters" / "onnx").is_dir() for p in (spec.submodule_search_locations or [])
+    )
 
 
 def _input_names(model: Path) -> list[str]:
