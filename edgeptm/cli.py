@@ -43,7 +43,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--option")
+            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint=["--option"])
         options[key.strip()] = yaml.safe_load(value)
     return options
 
@@ -163,7 +163,7 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
         )
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise click.BadParameter(err["msg"], param_hint=f"--{str(err['loc'][0]).replace('_', '-')}") from None
+        raise click.BadParameter(err["msg"], param_hint=[f"--{str(err['loc'][0]).replace('_', '-')}"]) from None
     train = _load(train_path, "train", kw)
     eval_data = _load(eval_path, "eval", {**kw, "languages": None})
     test = _load(test_path, "test", {**kw, "languages": None}) if test_path else None

@@ -21,6 +21,8 @@ REFERENCE_BACKEND = "torch"
 def artifact_manifest(path: Path) -> Manifest:
     """The manifest of an artifact or of a plain fine-tuned model folder."""
     path = Path(path)
+    if not path.is_dir():
+        raise ModelError(f"{path}: no such artifact folder")
     return read_manifest(path) if has_manifest(path) else model_manifest(path)
 
 

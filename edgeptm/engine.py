@@ -111,6 +111,29 @@ class _Encoded:
         return self.rows[i]
 
 
+def _route_logs(trainer: Any, progress: bool, log: Any) -> None:
+    """Keep stdout for results: a progress bar (stderr) and one line per evaluation through ``log``."""
+    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
+
+    class QuietProgress(ProgressCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            pass
+
+    class EpochLog(TrainerCallback):
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
+            if state.is_world_process_zero and metrics:
+                log(
+                    f"epoch {state.epoch:.0f}: eval macro-F1 {100 * metrics['eval_macro_f1']:.2f}, "
+                    f"accuracy {100 * metrics['eval_accuracy']:.2f}, loss {metrics['eval_loss']:.4f}"
+                )
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if progress:
+        trainer.add_callback(QuietProgress)
+    trainer.add_callback(EpochLog)
+
+
 def _multi_cpu() -> bool:
     """Launched by torchrun with no accelerator: DDP over gloo on CPU.
 
@@ -234,6 +257,7 @@ def finetune(
         compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience), *callbacks],
     )
+    _route_logs(trainer, progress, log)
     started = time.perf_counter()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     elapsed = time.perf_counter() - started
