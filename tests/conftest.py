@@ -82,3 +82,13 @@ def umsab() -> Path:
     if not root.is_dir():
         pytest.skip(f"{root} is absent (shared data not mounted)")
     return root
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The ``edgeptm`` click group with every command registered, as ``main()`` does."""
+    from edgeptm.cli import cli as group
+    from edgeptm.commands import register_all
+
+    register_all(group)
+    return group
