@@ -3,11 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip
-PACKAGES = -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export]'
+PACKAGES = -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export]' -e 'plugins/openvino[export]' \
+	-e plugins/cuda -e examples/edgeptm-numpy
+# torch-xla pins torch to its own minor version, so the xla backend gets its own environment:
+# the project's constraints with torch swapped for this pair (a ~4 GB download, once).
+VENV_XLA ?= .venv-xla
+XLA_TORCH ?= 2.9.0
 
-.PHONY: install demo test test-all clean
+.PHONY: install demo test test-all test-xla clean
 
-$(BIN)/.installed: pyproject.toml plugins/*/pyproject.toml constraints.txt
+$(BIN)/.installed: pyproject.toml plugins/*/pyproject.toml examples/*/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
@@ -22,5 +27,17 @@ demo: install
 test: install
 	$(BIN)/pytest -q
 
+$(VENV_XLA)/bin/.installed: pyproject.toml plugins/torch/pyproject.toml plugins/xla/pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV_XLA)
+	grep -v '^torch==' constraints.txt > $(VENV_XLA)/constraints.txt
+	printf 'torch==$(XLA_TORCH)\ntorch-xla==$(XLA_TORCH)\n' >> $(VENV_XLA)/constraints.txt
+	$(VENV_XLA)/bin/python -m pip install -q -c $(VENV_XLA)/constraints.txt torch==$(XLA_TORCH) torch-xla==$(XLA_TORCH) \
+		-e '.[train,dev]' -e plugins/torch -e plugins/xla
+	touch $@
+
+# The conformance kit and a fine-tuning smoke test on the XLA CPU device (PJRT_DEVICE=TPU on a TPU VM).
+test-xla: $(VENV_XLA)/bin/.installed
+	PJRT_DEVICE=$${PJRT_DEVICE:-CPU} EDGEPTM_REQUIRE_XLA=1 $(VENV_XLA)/bin/pytest -q tests/test_xla.py
+
 clean:
-	rm -rf runs $(VENV)
+	rm -rf runs $(VENV) $(VENV_XLA)

@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from edgeptm.encoding import Encoded, Encoder
+from edgeptm.data import Dataset
+from edgeptm.encoding import Encoded, Encoder, fit_batch, fit_width
 from edgeptm.errors import BackendError
 from edgeptm.manifest import Manifest
 
@@ -30,6 +31,8 @@ class Availability:
 
     available: bool
     reason: str
+    hint: str = ""
+    """What to do when unavailable; defaults to the backend's ``install_hint`` (e.g. "needs an NVIDIA GPU")."""
 
 
 class NoOptions(BaseModel):
@@ -49,7 +52,15 @@ class ExportResult:
 
 
 class Runner(ABC):
-    """A loaded artifact. ``predict`` never needs torch unless the backend is torch."""
+    """A loaded artifact. ``predict`` never needs torch unless the backend is torch.
+
+    A runner compiled for a fixed input shape sets :attr:`static_shape` to
+    ``(batch, seq)``: :meth:`predict` then pads every batch to ``seq`` tokens
+    (truncating longer input with a warning) and runs it in chunks of ``batch``
+    rows, padding the last one, so :meth:`run` only ever sees that shape.
+    """
+
+    static_shape: tuple[int, int] | None = None
 
     def __init__(self, manifest: Manifest, encoder: Encoder) -> None:
         self.manifest = manifest
@@ -74,7 +85,16 @@ class Runner(ABC):
             encoded = self.encode(batch)
         if encoded["input_ids"].shape[0] == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.asarray(self.run(encoded), dtype=np.float32)
+        if self.static_shape is None:
+            return np.asarray(self.run(encoded), dtype=np.float32)
+        rows, width = self.static_shape
+        encoded = fit_width(encoded, width, self.encoder.pad_id)
+        n = encoded["input_ids"].shape[0]
+        chunks = []
+        for start in range(0, n, rows):
+            chunk = fit_batch({k: v[start : start + rows] for k, v in encoded.items()}, rows)
+            chunks.append(np.asarray(self.run(chunk), dtype=np.float32)[: min(rows, n - start)])
+        return np.concatenate(chunks)
 
     @abstractmethod
     def run(self, encoded: Encoded) -> np.ndarray:
@@ -100,6 +120,8 @@ class Backend(ABC):
     * ``install_hint``: the command that makes it available (shown when it isn't).
     * ``Options``: a pydantic model (``extra="forbid"``) of its recipe/CLI options.
     * ``export_precision``: what :meth:`export` produces (usually ``fp32``).
+    * ``eval_data_precisions``: precisions whose :meth:`quantize` needs labelled
+      evaluation data (``evaluation=``), e.g. accuracy-controlled quantization.
     """
 
     name: ClassVar[str]
@@ -107,6 +129,7 @@ class Backend(ABC):
     install_hint: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = NoOptions
     export_precision: ClassVar[str] = "fp32"
+    eval_data_precisions: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def availability(self) -> Availability:
@@ -140,10 +163,13 @@ class Backend(ABC):
         options: BaseModel,
         calibration: Sequence[str],
         manifest: Manifest,
+        evaluation: Dataset | None = None,
     ) -> ExportResult:
         """Write a ``precision`` variant of ``artifact`` into the empty folder ``out``.
 
         ``calibration`` holds texts sampled evenly across languages, for static schemes.
+        ``evaluation`` (labelled texts with languages) is passed only for the precisions in
+        :attr:`eval_data_precisions`, so backends that don't declare any needn't accept it.
         """
         raise BackendError(f"backend {self.name!r} does not quantize")
 

@@ -35,7 +35,7 @@ class BenchOptions(BaseModel):
     threads: int | None = Field(None, ge=1, description="intra-op threads (default: all cores)")
     warmup: int = Field(5, ge=0)
     iterations: int = Field(30, ge=1)
-    device: str = "cpu"
+    device: str | None = Field(None, description="device (default: the backend's own)")
 
 
 def _percentile(values: list[float], q: float) -> float:

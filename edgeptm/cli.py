@@ -94,20 +94,31 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def backends(as_json: bool) -> None:
-    """List backends with availability, devices and precisions."""
+@click.argument("names", nargs=-1)
+def backends(as_json: bool, names: tuple[str, ...]) -> None:
+    """List backends (or only NAMES) with availability, devices and precisions."""
+    from edgeptm.plugins import unavailable_hint
     from edgeptm.report import text_table
 
     plugins = _plugins()
+    chosen = {name: plugins.backend(name) for name in names} if names else plugins.backends()
     rows = []
-    for name, backend in plugins.backends().items():
+    for name, backend in chosen.items():
         status = backend.availability()
+        reason, devices = status.reason, []
+        if not status.available:
+            reason += unavailable_hint(backend, status)
+        else:
+            try:
+                devices = backend.devices()
+            except Exception as exc:  # a broken install must not take the listing down
+                reason += f"; listing its devices failed ({type(exc).__name__}: {exc})"
         rows.append(
             {
                 "name": name,
                 "available": status.available,
-                "reason": status.reason if status.available else f"{status.reason}; install: {backend.install_hint}",
-                "devices": backend.devices() if status.available else [],
+                "reason": reason,
+                "devices": devices,
                 "precisions": backend.precisions(),
                 "summary": backend.summary,
             }
@@ -227,16 +238,21 @@ def _print_artifact(out: Path, manifest) -> None:
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--calibration", default="builtin:sample", show_default=True, help="Calibration data (static schemes).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Backend option (repeatable).")
+@click.option(
+    "--eval-data", default=None,
+    help="Labelled eval data, for precisions that measure accuracy while quantizing (e.g. openvino int8-acc).",
+)
 @data_options
-def quantize(artifact, precision, out, calibration, options, **kw) -> None:
+def quantize(artifact, precision, out, calibration, options, eval_data, **kw) -> None:
     """Quantize an exported artifact with the backend that made it."""
     from edgeptm import data, deploy
 
     calib = _load(calibration, "train", kw)
     picked = [e.text for e in data.sample_evenly(calib, 512)]
+    evaluation = _load(eval_data, "eval", kw) if eval_data else None
     manifest = deploy.quantize(
         _plugins(), artifact, out, precision=precision, options=_parse_options(options), calibration=picked,
-        validation_texts=picked[:256],
+        validation_texts=picked[:256], evaluation=evaluation,
     )
     _print_artifact(out, manifest)
 
@@ -250,7 +266,7 @@ def quantize(artifact, precision, out, calibration, options, **kw) -> None:
 @click.option("--train-languages", default=None, help="Comma-separated training languages: report zero-shot transfer separately.")
 @click.option("--batch-size", default=32, show_default=True, type=int)
 @click.option("--threads", default=None, type=int)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(artifacts, data_path, split, reference, train_languages, batch_size, threads, device, as_json, **kw) -> None:
     """Accuracy and macro-F1 per language, and agreement with the fp32 model, for each artifact."""
@@ -278,7 +294,10 @@ def evaluate(artifacts, data_path, split, reference, train_languages, batch_size
                 block = r.get("transfer", {}).get(group)
                 if block:
                     o = block["overall"]
-                    click.echo(f"{r['name']} {group}: n {o['n']}, accuracy {100*o['accuracy']:.2f}, macro_f1 {100*o['macro_f1']:.2f}")
+                    click.echo(
+                        f"{r['name']} {group}: n {o['n']}, accuracy {100*o['accuracy']:.2f}, "
+                        f"macro_f1 {100*o['macro_f1']:.2f} ({', '.join(block['per_language'])})"
+                    )
 
 
 @cli.command()
@@ -288,7 +307,7 @@ def evaluate(artifacts, data_path, split, reference, train_languages, batch_size
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="Intra-op threads (default: all cores).")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0))
 @click.option("--iterations", default=30, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def bench(artifacts, batch_sizes, seq_lengths, threads, warmup, iterations, device, as_json) -> None:
     """Latency p50/p90/p99, throughput, peak RSS, load time and size, side by side."""
@@ -296,8 +315,11 @@ def bench(artifacts, batch_sizes, seq_lengths, threads, warmup, iterations, devi
     from edgeptm.deploy import artifact_manifest
     from edgeptm.report import bench_rows, text_table
 
+    plugins = _plugins()
     for a in artifacts:
-        artifact_manifest(a)
+        backend = plugins.available_backend(artifact_manifest(a).backend)
+        if device is not None:
+            backend.check_device(device)
     options = BenchOptions(
         batch_sizes=batch_sizes, seq_lengths=seq_lengths, threads=threads, warmup=warmup, iterations=iterations,
         device=device,

@@ -10,7 +10,8 @@ import numpy as np
 
 from edgeptm.artifacts import model_manifest
 from edgeptm.backend import Runner
-from edgeptm.errors import ModelError
+from edgeptm.data import Dataset
+from edgeptm.errors import BackendError, ModelError
 from edgeptm.fsutil import atomic_dir
 from edgeptm.manifest import Manifest, has_manifest, read_manifest
 from edgeptm.plugins import Plugins
@@ -27,11 +28,13 @@ def artifact_manifest(path: Path) -> Manifest:
 
 
 def load_runner(
-    plugins: Plugins, artifact: Path, *, device: str = "cpu", threads: int | None = None
+    plugins: Plugins, artifact: Path, *, device: str | None = None, threads: int | None = None
 ) -> Runner:
-    """Load any artifact through its backend's runner."""
+    """Load any artifact through its backend's runner (on the backend's default device when ``None``)."""
     manifest = artifact_manifest(artifact)
     backend = plugins.available_backend(manifest.backend)
+    if device is None:
+        return backend.load(Path(artifact), manifest, threads=threads)
     return backend.load(Path(artifact), manifest, device=device, threads=threads)
 
 
@@ -83,8 +86,8 @@ def export(
 ) -> Manifest:
     """Export the fine-tuned ``model_dir`` with a backend into ``out``, validated against torch."""
     model_dir = Path(model_dir)
-    source = model_manifest(model_dir, max_length)
     backend = plugins.available_backend(backend_name)
+    source = model_manifest(model_dir, max_length)
     opts = backend.parse_options(options)
     with atomic_dir(Path(out)) as tmp:
         result = backend.export(model_dir, tmp, options=opts, max_length=source.max_length)
@@ -112,16 +115,29 @@ def quantize(
     options: Mapping[str, Any] | None = None,
     calibration: Sequence[str] = (),
     validation_texts: Sequence[str] = (),
+    evaluation: Dataset | None = None,
 ) -> Manifest:
-    """Make a ``precision`` variant of an exported artifact with the backend that owns it."""
+    """Make a ``precision`` variant of an exported artifact with the backend that owns it.
+
+    ``evaluation`` (labelled eval data) reaches the backend only for the precisions it lists
+    in ``eval_data_precisions``; those fail clearly without it.
+    """
     artifact = Path(artifact)
     source = artifact_manifest(artifact)
     backend = plugins.available_backend(source.backend)
     backend.check_precision(precision)
     opts = backend.parse_options(options)
+    extra: dict[str, Any] = {}
+    if precision in backend.eval_data_precisions:
+        if evaluation is None or len(evaluation) == 0:
+            raise BackendError(
+                f"precision {precision!r} of backend {backend.name!r} measures accuracy while quantizing: "
+                "give it labelled eval data (--eval-data, or data.eval in a recipe)"
+            )
+        extra["evaluation"] = evaluation
     with atomic_dir(Path(out)) as tmp:
         result = backend.quantize(
-            artifact, tmp, precision=precision, options=opts, calibration=list(calibration), manifest=source
+            artifact, tmp, precision=precision, options=opts, calibration=list(calibration), manifest=source, **extra
         )
         manifest = source.model_copy(
             update={

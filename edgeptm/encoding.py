@@ -67,3 +67,35 @@ class Encoder:
             mask[i, :n] = 1
             types[i, :n] = enc.type_ids
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def fit_width(encoded: Encoded, width: int, pad_id: int) -> Encoded:
+    """Pad ``encoded`` to ``width`` tokens, or truncate it to ``width`` with a warning."""
+    current = encoded["input_ids"].shape[1]
+    if current == width:
+        return encoded
+    if current > width:
+        kept = encoded["attention_mask"][:, width:].any(axis=1).sum()
+        if kept:
+            warnings.warn(
+                f"{kept} input(s) longer than the model's fixed length {width} tokens were truncated",
+                TruncationWarning,
+                stacklevel=3,
+            )
+        return {k: v[:, :width] for k, v in encoded.items()}
+    extra = width - current
+    return {
+        k: np.pad(v, ((0, 0), (0, extra)), constant_values=pad_id if k == "input_ids" else 0)
+        for k, v in encoded.items()
+    }
+
+
+def fit_batch(encoded: Encoded, rows: int) -> Encoded:
+    """Fill ``encoded`` up to ``rows`` rows with copies of its first (the caller drops their outputs).
+
+    Copies rather than all-padding rows: a row with no attended token is undefined on some runtimes.
+    """
+    extra = rows - encoded["input_ids"].shape[0]
+    if extra <= 0:
+        return encoded
+    return {k: np.concatenate([v, np.repeat(v[:1], extra, axis=0)]) for k, v in encoded.items()}

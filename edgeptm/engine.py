@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgeptm import xla
 from edgeptm.data import Dataset, LabelMap
 from edgeptm.errors import ModelError
 from edgeptm.fsutil import atomic_dir, write_json
@@ -192,6 +193,10 @@ def finetune(
     test_ids = labels.encode(test, "test") if test is not None else None
 
     name = resolve_model(model)
+    # On XLA: eager attention (sdpa compiles once more per shape), plain AdamW (the fused one
+    # crashes), batches padded to a few lengths, and steps timed with the compile count.
+    on_xla = xla.training_on_xla()
+    timer = xla.step_timer() if on_xla else None
     tokenizer = _load_pretrained(AutoTokenizer, name, use_fast=True)
     if not tokenizer.is_fast:
         raise ModelError(f"{model}: edgeptm needs a fast tokenizer (tokenizer.json)")
@@ -202,6 +207,7 @@ def finetune(
         id2label=dict(enumerate(labels.names)),
         label2id=labels.ids,
         ignore_mismatched_sizes=True,
+        **({"attn_implementation": "eager"} if on_xla else {}),
     )
     trainable = (
         freeze_lower_layers(net, options.freeze_layers)
@@ -246,6 +252,7 @@ def finetune(
         ddp_find_unused_parameters=options.freeze_layers is not None,
         use_cpu=_multi_cpu(),
         ddp_backend="gloo" if _multi_cpu() else None,
+        **({"optim": "adamw_torch"} if on_xla else {}),
     )
     trainer = Trainer(
         model=net,
@@ -253,9 +260,11 @@ def finetune(
         train_dataset=_Encoded(tokenizer, train, train_ids, max_length),
         eval_dataset=_Encoded(tokenizer, eval_data, eval_ids, max_length),
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=xla.BucketCollator(tokenizer, xla.seq_buckets(max_length)) if on_xla else DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience), *callbacks],
+        callbacks=[
+            EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience), *callbacks, *([timer] if timer else [])
+        ],
     )
     _route_logs(trainer, progress, log)
     started = time.perf_counter()
@@ -283,6 +292,7 @@ def finetune(
             "trainable_parameters": int(trainable),
             "world_size": int(args.world_size),
             "device": str(args.device),
+            **({"xla": timer.report()} if timer else {}),
         },
     }
     if test is not None and test_ids is not None:

@@ -19,3 +19,7 @@ class BackendError(EdgeptmError):
 
 class ModelError(EdgeptmError):
     """A model or artifact can't be loaded, exported or validated."""
+
+
+class PerturbationError(EdgeptmError):
+    """A perturbation is unknown or was asked for a strength outside its range."""

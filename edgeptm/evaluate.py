@@ -15,6 +15,7 @@ from edgeptm.data import Dataset, LabelMap
 from edgeptm.deploy import REFERENCE_BACKEND, artifact_manifest, load_runner
 from edgeptm.encoding import TruncationWarning
 from edgeptm.errors import DataError
+from edgeptm.languages import canonical_language
 from edgeptm.metrics import agreement, classification_report
 from edgeptm.plugins import Plugins
 
@@ -50,7 +51,7 @@ def evaluate(
     reference: Path | None = None,
     batch_size: int = 32,
     threads: int | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     train_languages: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Metrics of one artifact on ``data``; ``reference`` defaults to the manifest's source model.
@@ -85,11 +86,14 @@ def evaluate(
 def transfer_split(
     gold: Sequence[int], pred: Sequence[int], languages: Sequence[str], train_languages: Sequence[str], num_labels: int
 ) -> dict[str, Any]:
-    """Results on the training languages and, separately, zero-shot on the others."""
-    seen = set(train_languages)
-    out: dict[str, Any] = {"train_languages": sorted(seen)}
+    """Results on the training languages and, separately, zero-shot on the others.
+
+    Languages match by code or English name (``en`` is ``english``).
+    """
+    seen = {canonical_language(lang) for lang in train_languages}
+    out: dict[str, Any] = {"train_languages": sorted(set(train_languages))}
     for group, keep in (("in_language", True), ("zero_shot", False)):
-        idx = [i for i, lang in enumerate(languages) if (lang in seen) == keep]
+        idx = [i for i, lang in enumerate(languages) if (canonical_language(lang) in seen) == keep]
         if idx:
             out[group] = classification_report(
                 [gold[i] for i in idx], [pred[i] for i in idx], [languages[i] for i in idx], num_labels

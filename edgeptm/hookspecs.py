@@ -28,3 +28,15 @@ def edgeptm_register_commands(cli):
     ``cli`` is the :class:`click.Group`; decorate new commands with
     ``@cli.command()``.
     """
+
+
+@hookspec
+def edgeptm_register_perturbations(register):
+    """Register text perturbations for ``edgeptm robustness``.
+
+    Call ``register(perturbation)`` once per perturbation, where
+    ``perturbation`` is an :class:`edgeptm.perturb.Perturbation` (a name, a
+    description, the scripts or languages it applies to, a strength range and
+    a seeded ``fn(text, strength, rng, context) -> str``). The built-in suite
+    is registered through this hook too (``edgeptm.perturb.builtin``).
+    """

@@ -18,9 +18,12 @@ from edgeptm.recipe import (
     EvaluateStage,
     ExportStage,
     FinetuneStage,
+    PretrainStage,
     QuantizeStage,
     Recipe,
+    RobustnessStage,
     StageBase,
+    TrimVocabStage,
     validate_recipe,
 )
 from edgeptm.summary import write_summary
@@ -67,10 +70,43 @@ class Context:
         sources = [getattr(spec, split) for split in splits]
         return fingerprint(spec.model_dump(mode="json"), *[data.resolve(self.path(s)) if s else None for s in sources])
 
+    def deployable(self) -> list[str]:
+        """Artifacts that classify (the default of evaluate, bench, robustness): all but pre-trained MLMs."""
+        pretrained: set[str] = set()
+        for s in self.recipe.stages:
+            if isinstance(s, PretrainStage) or (isinstance(s, TrimVocabStage) and s.from_ in pretrained):
+                pretrained.add(s.name)
+        return [n for n in self.artifacts if n not in pretrained]
+
+    def spec(self, value: str) -> str:
+        """A ``[LANG=]PATH`` corpus spec with PATH relative to the recipe file."""
+        from edgeptm.corpus import parse_spec
+
+        lang, path = parse_spec(value)
+        return f"{lang}={self.path(str(path))}" if lang else self.path(str(path))
+
     def model_fingerprint(self) -> str:
         model = self.recipe.model
         local = Path(self.path(model))
         return fingerprint(model, local) if local.exists() else fingerprint(model)
+
+
+def _selection_data(ctx: Context) -> data.Dataset:
+    """The eval data that picks the best checkpoint: with ``data.train_languages``, only those
+    languages, so zero-shot results on the others never saw their labels."""
+    eval_data = ctx.dataset("eval")
+    train_langs = ctx.recipe.data.train_languages
+    if not train_langs:
+        return eval_data
+    from edgeptm.languages import canonical_language
+
+    wanted = {canonical_language(lang) for lang in train_langs}
+    keep = [lang for lang in eval_data.language_set() if canonical_language(lang) in wanted]
+    if not keep:
+        ctx.log(f"  no eval examples in the training languages ({', '.join(train_langs)}); selecting on all of data.eval")
+        return eval_data
+    ctx.log(f"  selecting the checkpoint on the eval examples in {', '.join(keep)} (the training languages)")
+    return eval_data.filter_languages(keep)
 
 
 def _finetune(ctx: Context, stage: FinetuneStage, out: Path) -> dict[str, Any]:
@@ -86,7 +122,7 @@ def _finetune(ctx: Context, stage: FinetuneStage, out: Path) -> dict[str, Any]:
     metrics = finetune(
         model,
         ctx.dataset("train"),
-        ctx.dataset("eval"),
+        _selection_data(ctx),
         out,
         options,
         test=test,
@@ -115,7 +151,7 @@ def _quantize(ctx: Context, stage: QuantizeStage, out: Path) -> dict[str, Any]:
     validation = [e.text for e in data.sample_evenly(ctx.dataset("eval"), 256)]
     manifest = deploy.quantize(
         ctx.plugins, ctx.artifacts[stage.from_], out, precision=stage.precision, options=stage.options,
-        calibration=calibration, validation_texts=validation,
+        calibration=calibration, validation_texts=validation, evaluation=ctx.dataset("eval"),
     )
     return {"manifest": manifest.model_dump(mode="json")}
 
@@ -123,7 +159,7 @@ def _quantize(ctx: Context, stage: QuantizeStage, out: Path) -> dict[str, Any]:
 def _evaluate(ctx: Context, stage: EvaluateStage, out: Path) -> dict[str, Any]:
     from edgeptm.evaluate import evaluate
 
-    names = stage.inputs(list(ctx.artifacts))
+    names = stage.inputs(ctx.deployable())
     dataset = ctx.dataset(stage.split)
     train_langs = ctx.dataset("train").language_set() if ctx.recipe.data.train else None
     results = []
@@ -141,20 +177,72 @@ def _evaluate(ctx: Context, stage: EvaluateStage, out: Path) -> dict[str, Any]:
 def _bench(ctx: Context, stage: BenchStage, out: Path) -> dict[str, Any]:
     from edgeptm.bench import BenchOptions, bench
 
-    names = stage.inputs(list(ctx.artifacts))
+    names = stage.inputs(ctx.deployable())
     options = BenchOptions.model_validate(stage.model_dump(include=set(BenchOptions.model_fields)))
     results = bench([(n, ctx.artifacts[n]) for n in names], options)
     write_json(out, results)
     return {"bench": results}
 
 
+def _robustness(ctx: Context, stage: RobustnessStage, out: Path) -> dict[str, Any]:
+    """Writes ``out`` (the JSON) and, beside it, a folder with report.md and the heatmaps."""
+    from edgeptm.perturb import resolve_specs
+    from edgeptm.robustness import run_robustness, subsample
+    from edgeptm.robustness_report import write_report
+
+    names = stage.inputs(ctx.deployable())
+    specs = resolve_specs(ctx.plugins.perturbations(), stage.perturbations)
+    dataset = subsample(ctx.dataset(stage.split), stage.max_per_language, stage.seed)
+    result = run_robustness(
+        ctx.plugins, [(n, ctx.artifacts[n]) for n in names], dataset, specs, seed=stage.seed,
+        batch_size=stage.batch_size, threads=stage.threads, log=lambda m: ctx.log(f"  {m}"),
+    )
+    for skipped in result["skipped"]:
+        ctx.log(f"  warning: {skipped['message']}; skipped")
+    report = out.with_suffix("")
+    write_report(report, result)
+    write_json(out, result)
+    return {"robustness": result, "report": str(report)}
+
+
+def _pretrain(ctx: Context, stage: PretrainStage, out: Path) -> dict[str, Any]:
+    from edgeptm.corpus import read_corpus
+    from edgeptm.pretrain import PretrainOptions, can_resume, pretrain
+
+    options = PretrainOptions.model_validate(stage.model_dump(include=set(PretrainOptions.model_fields)))
+    corpus = read_corpus([ctx.spec(s) for s in stage.corpus])
+    model = str(ctx.artifacts[stage.from_]) if stage.from_ else ctx.path(stage.model) if stage.model else None
+    metrics = pretrain(
+        corpus, out, options, model=model, resume=can_resume(out, corpus, options, model), progress=False,
+        log=lambda m: ctx.log(f"  {m}"),
+    )
+    return {"pretrain": metrics}
+
+
+def _trim_vocab(ctx: Context, stage: TrimVocabStage, out: Path) -> dict[str, Any]:
+    from edgeptm.corpus import from_dataset, read_corpus
+    from edgeptm.trim import trim_vocab
+
+    corpus = read_corpus([ctx.spec(s) for s in stage.corpus]) if stage.corpus else from_dataset(ctx.dataset("train"))
+    if stage.oov_text:
+        oov = read_corpus([ctx.spec(s) for s in stage.oov_text], role="oov text")
+    else:
+        oov = from_dataset(ctx.dataset("eval")) if ctx.recipe.data.eval else None
+    report = trim_vocab(
+        ctx.artifacts[stage.from_], corpus, out, top_k=stage.top_k, keep_scripts=stage.keep_scripts, oov_texts=oov,
+        max_unk_rate=stage.max_unk_rate, verify_texts=stage.verify_texts, log=lambda m: ctx.log(f"  {m}"),
+    )
+    return {"trim_vocab": report}
+
+
 def _stage_plan(ctx: Context, index: int, stage: StageBase) -> tuple[str, Path, str]:
     """Stage id, output path, and the fingerprint of its config and inputs."""
     config = stage.model_dump(mode="json", by_alias=True)
     produced = stage.produces()
-    inputs = [ctx.fingerprints[n] for n in stage.inputs(list(ctx.artifacts))]
+    inputs = [ctx.fingerprints[n] for n in stage.inputs(ctx.deployable())]
     model = [ctx.model_fingerprint()] if stage.uses_recipe_model() else []
-    fp = fingerprint(__version__, config, inputs, *model, ctx.data_fingerprint(*stage.data_splits))
+    files = [Path(ctx.path(f)) for f in stage.files()]
+    fp = fingerprint(__version__, config, inputs, *model, ctx.data_fingerprint(*stage.data_splits), *files)
     if produced is None:
         return f"{stage.stage}:{index}", ctx.out / f"{stage.stage}-{index}.json", fp
     folder = ctx.out if isinstance(stage, FinetuneStage) else ctx.out / "artifacts"
@@ -167,6 +255,9 @@ RUNNERS: dict[type, Callable[[Context, Any, Path], dict[str, Any]]] = {
     QuantizeStage: _quantize,
     EvaluateStage: _evaluate,
     BenchStage: _bench,
+    RobustnessStage: _robustness,
+    PretrainStage: _pretrain,
+    TrimVocabStage: _trim_vocab,
 }
 
 

@@ -25,7 +25,8 @@ from edgeptm.errors import BackendError
 if TYPE_CHECKING:
     import click
 
-    from edgeptm.backend import Backend
+    from edgeptm.backend import Availability, Backend
+    from edgeptm.perturb import Perturbation
 
 ENTRY_POINT_GROUP = "edgeptm"
 
@@ -98,6 +99,7 @@ class Plugins:
     pm: pluggy.PluginManager
     problems: list[PluginProblem] = field(default_factory=list)
     _backends: dict[str, Backend] | None = None
+    _perturbations: dict[str, Perturbation] | None = None
 
     def _call_each(self, hook: Any, **kwargs: Any) -> None:
         """Call ``hook`` plugin by plugin, so one raising doesn't stop the others."""
@@ -143,12 +145,36 @@ class Plugins:
         backend = self.backend(name)
         status = backend.availability()
         if not status.available:
-            hint = f"; install it with `{backend.install_hint}`" if backend.install_hint else ""
-            raise BackendError(f"backend {name!r} is unavailable: {status.reason}{hint}")
+            raise BackendError(f"backend {name!r} is unavailable: {status.reason}{unavailable_hint(backend, status)}")
         return backend
+
+    def perturbations(self) -> dict[str, Perturbation]:
+        """All registered text perturbations by name, in registration order."""
+        if self._perturbations is None:
+            from edgeptm.perturb import Perturbation
+
+            found: dict[str, Perturbation] = {}
+
+            def register(perturbation: Perturbation) -> None:
+                if not isinstance(perturbation, Perturbation):
+                    raise TypeError(f"register() wants a Perturbation instance, got {perturbation!r}")
+                if perturbation.name in found:
+                    raise ValueError(f"perturbation {perturbation.name!r} is already registered")
+                found[perturbation.name] = perturbation
+
+            self._call_each(self.pm.hook.edgeptm_register_perturbations, register=register)
+            self._perturbations = found
+        return self._perturbations
 
     def register_commands(self, cli: click.Group) -> None:
         self._call_each(self.pm.hook.edgeptm_register_commands, cli=cli)
+
+
+def unavailable_hint(backend: Backend, status: Availability) -> str:
+    """``"; <what to do>"`` for an unavailable backend: its own hint, else the install command."""
+    if status.hint:
+        return f"; {status.hint}"
+    return f"; install it with `{backend.install_hint}`" if backend.install_hint else ""
 
 
 def load_plugins(

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgeptm.bench import BenchOptions
 from edgeptm.engine import FinetuneOptions
 from edgeptm.errors import RecipeError
 from edgeptm.plugins import Plugins
+from edgeptm.pretrain import PretrainOptions
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -44,6 +45,10 @@ class StageBase(Strict):
 
     def produces(self) -> str | None:
         return getattr(self, "name", None)
+
+    def files(self) -> list[str]:
+        """Local files and folders it reads, as written in the recipe (their content is part of its fingerprint)."""
+        return []
 
 
 class Columns(Strict):
@@ -111,11 +116,69 @@ class BenchStage(BenchOptions, StageBase):
         return self.artifacts or list(known)
 
 
+class RobustnessStage(StageBase):
+    """Perturbation suites through each artifact's runner; the first artifact is the baseline."""
+
+    stage: Literal["robustness"]
+    artifacts: list[str] | None = None
+    split: Literal["eval", "test"] = "test"
+    perturbations: list[str] | None = Field(None, description="NAME or NAME:STRENGTH (default: the whole suite)")
+    seed: int = 0
+    max_per_language: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=1)
+    threads: int | None = Field(None, ge=1)
+    data_splits: ClassVar[tuple[str, ...]] = ("eval", "test")
+
+    def inputs(self, known: list[str]) -> list[str]:
+        return self.artifacts or list(known)
+
+
+class PretrainStage(PretrainOptions, StageBase):
+    """Masked-LM pre-training on raw text: from scratch, or continued from ``from``/``model``."""
+
+    stage: Literal["pretrain"]
+    name: str = Field("pretrained", pattern=NAME_PATTERN)
+    corpus: list[str] = Field(min_length=1, description="[LANG=]PATH specs, relative to the recipe file")
+    from_: str | None = Field(None, alias="from", description="continue from an earlier model artifact")
+    model: str | None = Field(None, description="continue from this checkpoint (path relative to the recipe, or hub id)")
+
+    @model_validator(mode="after")
+    def _one_start(self) -> "PretrainStage":
+        if self.from_ and self.model:
+            raise ValueError("give `from` (an earlier artifact) or `model` (a checkpoint), not both")
+        return self
+
+    def files(self) -> list[str]:
+        from edgeptm.corpus import spec_paths
+
+        return [str(p) for p in spec_paths(self.corpus)] + ([self.model] if self.model else [])
+
+
+class TrimVocabStage(StageBase):
+    """Trim a torch model's vocabulary to a corpus (default: the training text) before export."""
+
+    stage: Literal["trim-vocab"]
+    name: str = Field("trimmed", pattern=NAME_PATTERN)
+    from_: str = Field("model", alias="from")
+    corpus: list[str] | None = Field(None, description="[LANG=]PATH specs (default: the training text of data.train)")
+    oov_text: list[str] | None = Field(None, description="second text for the OOV report (default: data.eval)")
+    top_k: int | None = Field(None, ge=1, description="total vocabulary size")
+    keep_scripts: list[str] = []
+    max_unk_rate: float = Field(0.05, ge=0, le=1)
+    verify_texts: int = Field(256, ge=1)
+    data_splits: ClassVar[tuple[str, ...]] = ("train", "eval")
+
+    def files(self) -> list[str]:
+        from edgeptm.corpus import spec_paths
+
+        return [str(p) for p in spec_paths([*(self.corpus or []), *(self.oov_text or [])])]
+
+
 Stage = Annotated[
-    Union[FinetuneStage, ExportStage, QuantizeStage, EvaluateStage, BenchStage],
+    Union[FinetuneStage, ExportStage, QuantizeStage, EvaluateStage, BenchStage, RobustnessStage, PretrainStage, TrimVocabStage],
     Field(discriminator="stage"),
 ]
-STAGE_KINDS = ("finetune", "export", "quantize", "evaluate", "bench")
+STAGE_KINDS = ("finetune", "export", "quantize", "evaluate", "bench", "robustness", "pretrain", "trim-vocab")
 
 
 class Recipe(Strict):
@@ -183,7 +246,7 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> list[str]:
     backends = plugins.backends()
     for i, stage in enumerate(recipe.stages):
         where = f"stages[{i}]"
-        if stage.stage in ("finetune", "export", "quantize"):
+        if stage.stage in ("finetune", "export", "quantize", "pretrain", "trim-vocab"):
             if stage.name in known:
                 errors.append(f"{where}.name: artifact {stage.name!r} is already defined")
         if isinstance(stage, (ExportStage, QuantizeStage)):
@@ -208,16 +271,66 @@ def check_recipe(recipe: Recipe, plugins: Plugins) -> list[str]:
             elif stage.from_ in known:
                 errors.append(f"{where}.from: {stage.from_!r} is not an exported artifact; quantize an export")
             known[stage.name] = known.get(stage.from_, "?")
+        elif isinstance(stage, (PretrainStage, TrimVocabStage)):
+            errors += _model_stage_errors(where, stage, known, recipe)
         elif isinstance(stage, FinetuneStage):
             if stage.from_ is not None and stage.from_ not in known:
                 errors.append(f"{where}.from: no earlier artifact {stage.from_!r} (known: {', '.join(known) or 'none'})")
             known[stage.name] = "torch"
-        elif isinstance(stage, (EvaluateStage, BenchStage)):
+        elif isinstance(stage, (EvaluateStage, BenchStage, RobustnessStage)):
             for j, name in enumerate(stage.artifacts or []):
                 if name not in known:
                     errors.append(f"{where}.artifacts[{j}]: no earlier artifact {name!r} (known: {', '.join(known)})")
-            if isinstance(stage, EvaluateStage) and getattr(recipe.data, stage.split) is None:
+            if isinstance(stage, (EvaluateStage, RobustnessStage)) and getattr(recipe.data, stage.split) is None:
                 errors.append(f"{where}.split: data.{stage.split} is not set")
+            if isinstance(stage, RobustnessStage):
+                errors += _perturbation_errors(where, plugins, stage.perturbations or [])
+    return errors + _pretrained_use_errors(recipe, known)
+
+
+def _model_stage_errors(where: str, stage: PretrainStage | TrimVocabStage, known: dict[str, str], recipe: Recipe) -> list[str]:
+    """Checks of ``pretrain`` and ``trim-vocab``; records the kind of what they make in ``known``."""
+    errors = []
+    source = known.get(stage.from_) if stage.from_ else None
+    if stage.from_ and stage.from_ not in known:
+        errors.append(f"{where}.from: no earlier artifact {stage.from_!r} (known: {', '.join(known) or 'none'})")
+    elif source not in (None, "torch", "model", "pretrained"):
+        errors.append(
+            f"{where}.from: {stage.from_!r} is a {source} artifact; {stage.stage} works on a torch model folder, "
+            "so place it before export"
+        )
+    if isinstance(stage, TrimVocabStage) and stage.corpus is None and recipe.data.train is None:
+        errors.append(f"{where}.corpus: required when data.train is not set (by default the training text is kept)")
+    if isinstance(stage, PretrainStage) or source == "pretrained":
+        known[stage.name] = "pretrained"
+    else:
+        known[stage.name] = "torch"
+    return errors
+
+
+def _pretrained_use_errors(recipe: Recipe, known: dict[str, str]) -> list[str]:
+    """A pre-trained masked LM has no classifier: it can be fine-tuned or trimmed, not deployed."""
+    errors = []
+    hint = "fine-tune it first (a finetune stage with from: {})"
+    for i, stage in enumerate(recipe.stages):
+        if isinstance(stage, (ExportStage, QuantizeStage)) and known.get(stage.from_) == "pretrained":
+            errors.append(f"stages[{i}].from: {stage.from_!r} is a pre-trained masked LM; " + hint.format(stage.from_))
+        for j, name in enumerate(getattr(stage, "artifacts", None) or []):
+            if known.get(name) == "pretrained":
+                errors.append(f"stages[{i}].artifacts[{j}]: {name!r} is a pre-trained masked LM; " + hint.format(name))
+    return errors
+
+
+def _perturbation_errors(where: str, plugins: Plugins, specs: list[str]) -> list[str]:
+    from edgeptm.errors import PerturbationError
+    from edgeptm.perturb import resolve_specs
+
+    errors = []
+    for j, spec in enumerate(specs):
+        try:
+            resolve_specs(plugins.perturbations(), [spec])
+        except PerturbationError as exc:
+            errors.append(f"{where}.perturbations[{j}]: {exc}")
     return errors
 
 

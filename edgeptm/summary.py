@@ -32,6 +32,34 @@ def _artifact_rows(artifacts: dict[str, Path]) -> list[dict[str, Any]]:
     return rows
 
 
+def _model_stage_sections(results: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """Markdown for ``pretrain`` (held-out perplexity) and ``trim-vocab`` (sizes, OOV) results."""
+    md: list[str] = []
+    for stage_id, result in results.items():
+        name = stage_id.split(":", 1)[1]
+        if "pretrain" in result:
+            from edgeptm.pretrain import perplexity_rows
+
+            m = result["pretrain"]
+            summary.setdefault("pretrain", {})[name] = m
+            t = m["train"]
+            md += [f"## Pre-training ({name})", "", f"{m['model']['init']} {m['model']['size'] or ''}: {t['steps']} steps, "
+                   f"{t['runtime_s']:.1f} s on {t['device']}, {t['parameters']:,} parameters.", ""]
+            md += ["**held-out perplexity**", "", markdown_table(*perplexity_rows(m)), ""]
+        if "trim_vocab" in result:
+            from edgeptm.trim import oov_rows, size_rows
+
+            r = result["trim_vocab"]
+            summary.setdefault("trim_vocab", {})[name] = r
+            v = r["verification"]
+            md += [f"## Vocabulary trimming ({name})", "", markdown_table(*size_rows(r)), ""]
+            md += [f"Same tokens on {v['same_tokens']} of {v['texts']} corpus texts; max |Δlogit| "
+                   f"{v['max_abs_logit_diff']:.3g} on {v['logit_texts']} texts.", ""]
+            if r.get("oov"):
+                md += ["**second text (out of vocabulary)**", "", markdown_table(*oov_rows(r)), ""]
+    return md
+
+
 def write_summary(out: Path, recipe: Recipe, artifacts: dict[str, Path], results: dict[str, Any]) -> dict[str, Any]:
     """Write ``summary.json`` and ``summary.md`` into ``out``; return the JSON."""
     summary: dict[str, Any] = {
@@ -44,6 +72,7 @@ def write_summary(out: Path, recipe: Recipe, artifacts: dict[str, Path], results
     if recipe.description:
         md += [recipe.description, ""]
     md += [f"Model: `{recipe.model}`", ""]
+    md += _model_stage_sections(results, summary)
     for stage_id, result in results.items():
         if "metrics" in result:
             metrics = result["metrics"]
@@ -74,12 +103,21 @@ def write_summary(out: Path, recipe: Recipe, artifacts: dict[str, Path], results
             md += ["## Evaluation (through each backend's runner)", ""]
             md += [markdown_table(*evaluation_rows(result["evaluations"])), ""]
             for r in result["evaluations"]:
-                zs = r.get("transfer", {}).get("zero_shot")
-                if zs:
-                    md += [f"- {r['name']}: zero-shot macro-F1 {100 * zs['overall']['macro_f1']:.2f} on {zs['overall']['n']} examples"]
+                for group, label in (("in_language", "in-language"), ("zero_shot", "zero-shot")):
+                    block = r.get("transfer", {}).get(group)
+                    if block:
+                        o, langs = block["overall"], ", ".join(block["per_language"])
+                        md += [f"- {r['name']}: {label} macro-F1 {100 * o['macro_f1']:.2f} on {o['n']} examples ({langs})"]
+            md += [""]
         if "bench" in result:
             summary["bench"] = result["bench"]
             md += ["## Benchmark", "", markdown_table(*bench_rows(result["bench"])), ""]
+        if "robustness" in result:
+            from edgeptm.robustness_report import summary_markdown
+
+            summary["robustness"] = result["robustness"]
+            md += summary_markdown(result["robustness"])
+            md += [f"Full report and heatmaps: `{Path(result['report']).name}/report.md`.", ""]
     md += ["## Stages", "", markdown_table(["stage", "seconds (this run)"], [[k, v] for k, v in summary["stages"].items()]), ""]
     write_json(Path(out) / "summary.json", summary)
     atomic_write_text(Path(out) / "summary.md", "\n".join(md))

@@ -57,6 +57,9 @@ class OnnxBackend(Backend):
             metadata.distribution("onnxruntime-gpu")
         except metadata.PackageNotFoundError:
             return ["cpu"]
+        gpus = Path("/proc/driver/nvidia/gpus")
+        if not (gpus.is_dir() and any(gpus.iterdir())):
+            return ["cpu"]  # onnxruntime-gpu would silently run its GPU providers on CPU
         return ["cpu", "cuda", "tensorrt"]
 
     def precisions(self) -> list[str]:
