@@ -380,9 +380,12 @@ def _load_tokenizer(name: str) -> Any:
 
     from edgeptm.engine import _load_pretrained
 
+    if Path(name).is_dir() and not (Path(name) / "tokenizer.json").is_file():
+        raise ModelError(
+            f"{name}: no fast tokenizer (tokenizer.json); save the model with its tokenizer: "
+            "AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(...)"
+        )
     tokenizer = _load_pretrained(AutoTokenizer, name, use_fast=True)
-    if not tokenizer.is_fast:
-        raise ModelError(f"{name}: no fast tokenizer (tokenizer.json); edgeptm needs one")
     missing = [t for t in ("mask_token", "pad_token", "cls_token", "sep_token") if getattr(tokenizer, t) is None]
     if missing:
         raise ModelError(f"{name}: the tokenizer has no {', '.join(missing)}; masked-LM pre-training needs them")

@@ -284,7 +284,8 @@ def differences(
 
     Deltas are ``artifact − baseline``: a positive ``macro_f1_drop`` delta means the artifact loses more
     under that perturbation. ``disagreement`` is the share of examples whose predictions differ between
-    the two artifacts on the same (perturbed) text.
+    the two artifacts on the same (perturbed) text. ``worst`` is the perturbation with the largest extra
+    drop (then flip rate) for the artifact; ``None`` where it lost nothing the baseline didn't.
     """
     if len(results) < 2:
         return []
@@ -322,7 +323,9 @@ def differences(
                 "mean_macro_f1_drop": {base["name"]: mean(a, "macro_f1_drop"), other["name"]: mean(b, "macro_f1_drop")},
                 "mean_flip_rate": {base["name"]: mean(a, "flip_rate"), other["name"]: mean(b, "flip_rate")},
                 "mean_disagreement": float(np.mean([m["disagreement"] for m in mine.values()])),
-                "worst": {"perturbation": worst, **mine[worst]},
+                "worst": {"perturbation": worst, **mine[worst]}
+                if mine[worst]["macro_f1_drop"] > 0 or mine[worst]["flip_rate"] > 0
+                else None,
             }
         out.append(
             {"artifact": other["name"], "baseline": base["name"], "per_language": per_language, "perturbations": cells}

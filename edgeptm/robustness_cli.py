@@ -58,7 +58,7 @@ def _print(result: dict[str, Any]) -> None:
                 100 * d["mean_flip_rate"][a],
                 100 * d["mean_flip_rate"][b],
                 100 * d["mean_disagreement"],
-                f"{d['worst']['perturbation']} {100 * d['worst']['macro_f1_drop']:+.1f}",
+                f"{d['worst']['perturbation']} {100 * d['worst']['macro_f1_drop']:+.1f}" if d["worst"] else "none",
             ]
             for lang, d in diff["per_language"].items()
         ]

@@ -112,7 +112,9 @@ def difference_table(diff: dict[str, Any]) -> str:
                 _pts(d["mean_flip_rate"][b]),
                 _pts(d["clean_disagreement"]),
                 _pts(d["mean_disagreement"]),
-                f"{w['perturbation']} ({_pts(w['macro_f1_drop']):+.1f} drop, {_pts(w['flip_rate']):+.1f} flip)",
+                f"{w['perturbation']} ({_pts(w['macro_f1_drop']):+.1f} drop, {_pts(w['flip_rate']):+.1f} flip)"
+                if w
+                else "none",
             ]
         )
     headers = [

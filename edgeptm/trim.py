@@ -31,7 +31,6 @@ CONFIG_TOKEN_IDS = (
     "decoder_start_token_id",
 )
 SPECIAL_KEYS = ("unk_token", "pad_token", "cls_token", "sep_token", "mask_token", "bos_token", "eos_token")
-SLOW_TOKENIZER_FILES = ("sentencepiece.bpe.model", "spiece.model", "tokenizer.model")
 LOGIT_TOLERANCE = 1e-5
 VERIFY_MAX_LENGTH = 128
 REPORT = "trim-vocab.json"
@@ -48,9 +47,10 @@ class TokenizerJson:
         if self.kind is None and "vocab" in model and "merges" in model:
             self.kind = "BPE"
         if self.kind not in SUPPORTED_MODELS:
+            why = "; a BPE vocabulary can't be cut without rewriting its merges" if self.kind == "BPE" else ""
             raise ModelError(
                 f"{path}: {self.kind or 'unknown'} tokenizers are not supported by trim-vocab "
-                f"(supported: {', '.join(SUPPORTED_MODELS)}); a BPE vocabulary can't be cut without rewriting its merges"
+                f"(supported: {', '.join(SUPPORTED_MODELS)}){why}"
             )
         if self.kind == "WordPiece":
             self.tokens = sorted(model["vocab"], key=model["vocab"].get)

@@ -35,6 +35,9 @@ $E finetune --model "$OUT/base" --train "$UMSAB" --eval "$UMSAB" --test "$UMSAB"
 $E export --model "$OUT/model" --backend onnx --out "$OUT/onnx-fp32" --validate-on "$UMSAB"
 $E quantize --artifact "$OUT/onnx-fp32" --precision int8 --out "$OUT/onnx-int8" --calibration "$UMSAB"
 
+# Clean accuracy and macro-F1 per language on the whole test split, torch fp32 and onnx int8 side by side.
+$E evaluate --artifact "$OUT/model" --artifact "$OUT/onnx-int8" --data "$UMSAB" --split test
+
 # 3. The whole suite at default strengths on the test split, torch fp32 (baseline) vs onnx int8.
 $E robustness --artifact "$OUT/model" --artifact "$OUT/onnx-int8" --eval "$UMSAB" --split test \
   --max-per-language "$PER_LANGUAGE" --seed 0 --out "$OUT/robustness"

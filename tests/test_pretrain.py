@@ -107,7 +107,7 @@ def test_masked_head_scores_only_masked_positions(tiny_base, sample, arch):
     assert int(count) == int((batch["labels"] != -100).sum()) == int(count_full) > 0
     assert outputs.logits.shape == (int(count), len(tokenizer))  # only the masked rows were projected
     assert outputs_full.logits.shape == (*batch["input_ids"].shape, len(tokenizer))
-    assert float(total) == pytest.approx(float(reference), rel=1e-5)
+    assert total.item() == pytest.approx(reference.item(), rel=1e-5)
 
 
 def test_pretrain_from_scratch(pretrained, corpus_dir):
@@ -140,7 +140,7 @@ def test_finetune_takes_the_pretrained_model(pretrained, tmp_path):
     out, _ = pretrained
     result = invoke(
         "finetune", "--model", out, "--train", "builtin:sample", "--eval", "builtin:sample", "--out", tmp_path / "clf",
-        "--epochs", "1", "--max-length", "32", "--no-progress",
+        "--languages", "fr,ru", "--epochs", "1", "--max-length", "32", "--no-progress",
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "clf" / "edgeptm.json").is_file()
@@ -223,6 +223,20 @@ def test_scratch_options_with_a_checkpoint(tiny_base, corpus_dir, tmp_path):
         f"Error: --size: only for a model trained from scratch; drop them to continue pre-training {tiny_base}"
     )
 
+
+
+def test_model_without_fast_tokenizer(tiny_base, corpus_dir, tmp_path):
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_base, bare)
+    (bare / "tokenizer.json").unlink()
+    result = invoke("pretrain", "--corpus", corpus_dir, "--model", bare, "--out", tmp_path / "o", "--no-progress")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: {bare}: no fast tokenizer (tokenizer.json); save the model with its tokenizer: "
+        "AutoTokenizer.from_pretrained(..., use_fast=True).save_pretrained(...)"
+    )
 
 
 def test_torchrun_ddp_on_cpu(tmp_path, corpus_dir):

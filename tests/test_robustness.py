@@ -314,3 +314,35 @@ def test_a_perturbation_that_raises_is_reported_against_its_example(sample) -> N
         perturb(data, [Spec(Perturbation("broken", "raises", broken), 0.1)])
     assert str(err.value) == f"perturbation 'broken' failed on {data.locations[0]}: ValueError: no idea"
 
+
+def test_differences_name_where_the_second_artifact_lost_more() -> None:
+    from edgeptm.perturb import Perturbation, Spec
+    from edgeptm.robustness import Perturbed, differences
+
+    def cell(drop, flip):
+        return {"macro_f1_drop": drop, "flip_rate": flip}
+
+    def result(name, en, de):
+        return {
+            "name": name,
+            "clean": {"per_language": {"en": {"macro_f1": 0.5}, "de": {"macro_f1": 0.6}}},
+            "perturbations": {"p": {"per_language": {"en": cell(*en), "de": cell(*de)}}},
+        }
+
+    spec = Spec(Perturbation("p", "p", lambda t, s, r, c: t), 0.1)
+    done = [Perturbed(spec, [], np.zeros(4, bool), ["en", "de"])]
+    by_lang = {"en": np.array([0, 1]), "de": np.array([2, 3])}
+    predictions = {
+        "a": {"clean": np.array([0, 1, 2, 2]), "p": np.array([0, 0, 2, 2])},
+        "b": {"clean": np.array([0, 1, 2, 2]), "p": np.array([1, 0, 2, 2])},
+    }
+    diff = differences(
+        [result("a", (0.1, 0.2), (0.0, 0.1)), result("b", (0.3, 0.5), (0.0, 0.0))], predictions, done, by_lang
+    )
+    (d,) = diff
+    assert d["perturbations"]["p"]["en"] == pytest.approx({"macro_f1_drop": 0.2, "flip_rate": 0.3, "disagreement": 0.5})
+    assert d["per_language"]["en"]["worst"] == pytest.approx(
+        {"perturbation": "p", "macro_f1_drop": 0.2, "flip_rate": 0.3, "disagreement": 0.5}
+    )
+    assert d["per_language"]["de"]["worst"] is None, "b lost nothing in German that a didn't"
+    assert d["per_language"]["en"]["mean_flip_rate"] == pytest.approx({"a": 0.2, "b": 0.5})
