@@ -139,6 +139,14 @@ class Backend(ABC):
     def devices(self) -> list[str]:
         """Device strings this backend can run on here, e.g. ``["cpu"]``."""
 
+    def listed_devices(self) -> list[str] | None:
+        """Devices for the ``edgeptm backends`` table, which stays fast and imports no runtime.
+
+        :meth:`devices` by default. A backend whose device query loads its runtime returns
+        ``None`` here; ``edgeptm backends NAME`` then asks :meth:`devices`.
+        """
+        return self.devices()
+
     @abstractmethod
     def precisions(self) -> list[str]:
         """Precisions it can produce and run, e.g. ``["fp32", "int8"]``."""

@@ -97,7 +97,6 @@ def cli() -> None:
 @click.argument("names", nargs=-1)
 def backends(as_json: bool, names: tuple[str, ...]) -> None:
     """List backends (or only NAMES) with availability, devices and precisions."""
-    from edgeptm.plugins import unavailable_hint
     from edgeptm.report import text_table
 
     plugins = _plugins()
@@ -107,10 +106,10 @@ def backends(as_json: bool, names: tuple[str, ...]) -> None:
         status = backend.availability()
         reason, devices = status.reason, []
         if not status.available:
-            reason += unavailable_hint(backend, status)
+            reason += f"; {status.hint}" if status.hint else f"; install: {backend.install_hint}"
         else:
-            try:
-                devices = backend.devices()
+            try:  # the full listing stays fast: a backend may defer its device query to `backends NAME`
+                devices = backend.devices() if names else backend.listed_devices()
             except Exception as exc:  # a broken install must not take the listing down
                 reason += f"; listing its devices failed ({type(exc).__name__}: {exc})"
         rows.append(
@@ -128,7 +127,13 @@ def backends(as_json: bool, names: tuple[str, ...]) -> None:
         click.echo(json.dumps({"backends": rows, "problems": problems}, indent=2))
         return
     table = [
-        [r["name"], "yes" if r["available"] else "no", ",".join(r["devices"]) or "-", ",".join(r["precisions"]), r["reason"]]
+        [
+            r["name"],
+            "yes" if r["available"] else "no",
+            f"(`edgeptm backends {r['name']}`)" if r["devices"] is None else ",".join(r["devices"]) or "-",
+            ",".join(r["precisions"]),
+            r["reason"],
+        ]
         for r in rows
     ]
     click.echo(text_table(["backend", "available", "devices", "precisions", "reason"], table))

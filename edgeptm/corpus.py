@@ -31,25 +31,27 @@ def spec_paths(specs: Sequence[str]) -> list[Path]:
     return [parse_spec(s)[1] for s in specs]
 
 
-def _files(spec: str) -> list[tuple[str, Path]]:
+def _files(spec: str, role: str) -> list[tuple[str, Path]]:
     lang, path = parse_spec(spec)
     if not path.exists():
-        raise DataError(f"corpus {spec}: no such file or folder")
+        raise DataError(f"{role} {spec}: no such file or folder")
     if path.is_file():
         return [(lang or path.stem, path)]
     files = sorted(p for p in path.glob("*.txt") if p.is_file())
     if not files:
-        raise DataError(f"corpus {spec}: no .txt files in the folder (expected one LANG.txt per language)")
+        raise DataError(f"{role} {spec}: no .txt files in the folder (expected one LANG.txt per language)")
     return [(lang or p.stem, p) for p in files]
 
 
 def read_corpus(specs: Sequence[str], *, role: str = "corpus") -> Corpus:
     """Read every spec; a clear error for a missing path or a corpus without text."""
     if not specs:
-        raise DataError(f"no {role} given; pass --{role.replace(' ', '-')} [LANG=]PATH (a text file or a folder of LANG.txt files)")
+        raise DataError(
+            f"no {role} given; pass --{role.replace(' ', '-')} [LANG=]PATH (a text file or a folder of LANG.txt files)"
+        )
     corpus: Corpus = {}
     for spec in specs:
-        for lang, path in _files(spec):
+        for lang, path in _files(spec, role):
             lines = [line.strip() for line in _lines(path)]
             lines = [line for line in lines if line]
             if not lines:

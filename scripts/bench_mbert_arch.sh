@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Latency and size on the bert-base-multilingual-cased architecture (random weights), batch 1,
 # sequence 128, 2 threads, in one `edgeptm bench` run: openvino fp32, fp16 and int8 next to
-# onnx int8 and torch fp32. Artifacts already built are reused.
+# onnx fp32 and int8 and torch fp32. Artifacts already built are reused.
 #
 #   scripts/bench_mbert_arch.sh [OUT_DIR]        (default runs/mbert-arch; BIN=.venv/bin)
 set -euo pipefail
@@ -19,6 +19,6 @@ step "$OUT/openvino-fp16" $BIN/edgeptm quantize --artifact "$OUT/openvino-fp32" 
 step "$OUT/openvino-int8" $BIN/edgeptm quantize --artifact "$OUT/openvino-fp32" --precision int8 --out "$OUT/openvino-int8"
 
 $BIN/edgeptm bench --batch-sizes 1 --seq-lengths 128 --threads 2 --warmup 10 --iterations 50 \
-    --artifact "$OUT/torch-fp32" --artifact "$OUT/onnx-int8" \
+    --artifact "$OUT/torch-fp32" --artifact "$OUT/onnx-fp32" --artifact "$OUT/onnx-int8" \
     --artifact "$OUT/openvino-fp32" --artifact "$OUT/openvino-fp16" --artifact "$OUT/openvino-int8" \
     | tee "$OUT/bench.txt"

@@ -152,7 +152,8 @@ def main() -> None:
     md = [
         f"Stand-in vocab: {built['vocab_trained']:,} WordPiece tokens trained on UDHR ({built['udhr_lines']:,} lines), "
         f"WikiNEuRal ({built['wikineural_lines']:,}) and UD ({built['ud_lines']:,}) text"
-        + (f", padded with {built['vocab_padded']:,} [unused] tokens" if built["vocab_padded"] else "") + f" to {b['vocab']:,}.",
+        + (f", padded with {built['vocab_padded']:,} [unused] tokens to {b['vocab']:,}" if built["vocab_padded"] else "")
+        + " (no UMSAB text).",
         "",
         "| | before | after | after / before |",
         "|---|---|---|---|",

@@ -68,7 +68,7 @@ def test_backends_lists_an_unavailable_backend_with_reason_and_hint(run):
     assert result.exit_code == 0, result.output
     fake = next(b for b in json.loads(result.stdout)["backends"] if b["name"] == "fake")
     assert (fake["available"], fake["devices"]) == (False, [])
-    assert fake["reason"] == "fakert is not installed; install it with `pip install edgeptm-fake`"
+    assert fake["reason"] == "fakert is not installed; install: pip install edgeptm-fake"
 
 
 def test_backends_with_an_unknown_name(run):

@@ -71,7 +71,7 @@ def test_export_quantize_evaluate_bench_commands(cli, tmp_path: Path, finetuned:
     ("args", "error"),
     [
         (["finetune", "--model", "m", "--train", "nope.csv", "--eval", "nope.csv", "--out", "o"], "Error: nope.csv: no such file or folder"),
-        (["export", "--model", "{finetuned}", "--backend", "tpu9", "--out", "{tmp}/x"], "Error: unknown backend 'tpu9' (registered: onnx, torch); `edgeptm backends` lists them and their install hints"),
+        (["export", "--model", "{finetuned}", "--backend", "tpu9", "--out", "{tmp}/x"], "Error: unknown backend 'tpu9' (registered: {registered}); `edgeptm backends` lists them and their install hints"),
         (["quantize", "--artifact", "{finetuned}", "--precision", "int3", "--out", "{tmp}/x"], "Error: backend 'torch' does not support precision 'int3' (supported: fp32, fp16, bf16)"),
         (["export", "--model", "{finetuned}", "--backend", "onnx", "--out", "{tmp}/x", "--option", "fast"], "Error: Invalid value for '--option': 'fast': expected KEY=VALUE"),
         (["evaluate", "--artifact", "{tmp}/none", "--data", "builtin:sample"], "Error: {tmp}/none: no such artifact folder"),
@@ -84,7 +84,9 @@ def test_export_quantize_evaluate_bench_commands(cli, tmp_path: Path, finetuned:
 )
 def test_errors_are_one_line(cli, tmp_path: Path, finetuned: Path, args: list[str], error: str) -> None:
     (tmp_path / "labels.csv").write_text("text,label\ngood,positive\nhmm,meh\n")
-    fmt = {"tmp": tmp_path, "finetuned": finetuned}
+    from edgeptm.plugins import get_plugins
+
+    fmt = {"tmp": tmp_path, "finetuned": finetuned, "registered": ", ".join(sorted(get_plugins().backends()))}
     r = invoke(cli, *[a.format(**fmt) for a in args])
     assert r.exit_code != 0
     assert r.stderr.strip().splitlines()[-1] == error.format(**fmt)

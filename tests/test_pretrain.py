@@ -257,3 +257,20 @@ def test_torchrun_ddp_on_cpu(tmp_path, corpus_dir):
     assert metrics["train"]["world_size"] == 2 and metrics["train"]["steps"] == 3
     assert metrics["train"]["sequences"] == 3 * 8 * 2
     assert not (tmp_path / "ddp.checkpoints").exists()
+
+
+def test_corpus_specs(tmp_path):
+    from edgeptm.corpus import read_corpus
+    from edgeptm.errors import DataError
+
+    (tmp_path / "fr.txt").write_text("un\n\ndeux\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("eins\n", encoding="utf-8")
+    (tmp_path / "sub" / "b.txt").write_text("zwei\n", encoding="utf-8")
+    assert read_corpus([str(tmp_path / "fr.txt"), f"de={tmp_path / 'sub'}"]) == {"fr": ["un", "deux"], "de": ["eins", "zwei"]}
+    assert read_corpus([str(tmp_path / "sub")]) == {"a": ["eins"], "b": ["zwei"]}
+    with pytest.raises(DataError, match=r"^corpus xx=/nonexistent: no such file or folder$"):
+        read_corpus(["xx=/nonexistent"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"no \.txt files in the folder"):
+        read_corpus([str(tmp_path / "empty")])

@@ -44,13 +44,20 @@ def build_classifier(out: Path, *, steps: int = 60, seed: int = 0, max_length: i
     y = torch.tensor(labels.encode(train, "train"))
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(seed)
+    threads = torch.get_num_threads()
+    # One thread: a model this small gains nothing from more, and OpenMP threads spinning
+    # against a busy core make a step ~50x slower on a shared 2-core machine.
+    torch.set_num_threads(1)
     model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(y), (32,), generator=generator)
-        loss = model(**{k: v[idx] for k, v in enc.items()}, labels=y[idx]).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    try:
+        for _ in range(steps):
+            idx = torch.randint(0, len(y), (32,), generator=generator)
+            loss = model(**{k: v[idx] for k, v in enc.items()}, labels=y[idx]).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
     with atomic_dir(Path(out)) as tmp:
         model.save_pretrained(tmp)

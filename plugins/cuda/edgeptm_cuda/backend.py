@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import re
 import shutil
+import subprocess
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -70,8 +71,9 @@ class CudaBackend(Backend):
         return ["cuda", *[f"cuda:{i}" for i in range(torch.cuda.device_count())]]
 
     def precisions(self) -> list[str]:
-        if self.availability().available and not _bf16_supported():
-            return ["fp32", "fp16"]
+        capability = compute_capability() if gpus_present() else None
+        if capability is not None and capability < (8, 0):
+            return ["fp32", "fp16"]  # bf16 needs Ampere or newer
         return list(DTYPES)
 
     def tolerance(self, precision: str) -> float | None:
@@ -113,10 +115,17 @@ class CudaBackend(Backend):
 
 
 @cache
-def _bf16_supported() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+def compute_capability() -> tuple[int, int] | None:
+    """The first GPU's compute capability from ``nvidia-smi`` (no torch import); ``None`` if it can't tell."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.split()
+        major, minor = out[0].split(".")
+        return int(major), int(minor)
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return None
 
 
 class CudaRunner(Runner):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from importlib import metadata
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +57,7 @@ class OpenVinoBackend(Backend):
     def availability(self) -> Availability:
         if importlib.util.find_spec("openvino") is None:
             return Availability(False, "openvino is not installed")
-        missing = [m for m in ("optimum.intel", "nncf") if not _has(m)]
+        missing = [dist for dist in ("optimum-intel", "nncf") if not _installed(dist)]
         if missing:
             return Availability(True, f"openvino is installed (run only: export and int8 need {', '.join(missing)})")
         return Availability(True, "openvino, optimum-intel and nncf are installed")
@@ -65,6 +66,9 @@ class OpenVinoBackend(Backend):
         import openvino as ov
 
         return [*ov.Core().available_devices, "AUTO"]
+
+    def listed_devices(self) -> None:
+        return None  # only the runtime knows (GPU, NPU, plugin devices): `edgeptm backends openvino`
 
     def precisions(self) -> list[str]:
         return ["fp32", "fp16", "int8", "int8-acc"]
@@ -135,6 +139,15 @@ class OpenVinoBackend(Backend):
             {k: v for k, v in manifest.options.items() if k in OpenVinoOptions.model_fields}
         )
         return OpenVinoRunner(Path(artifact), manifest, device=canonical, threads=threads, options=options)
+
+
+def _installed(distribution: str) -> bool:
+    """Whether a distribution is installed, without importing it (``optimum.intel`` would import optimum)."""
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _has(module: str) -> bool:
