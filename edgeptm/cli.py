@@ -280,12 +280,13 @@ def evaluate(artifacts, data_path, split, reference, train_languages, batch_size
 
     data = _load(data_path, split, kw)
     train_langs = [x.strip() for x in train_languages.split(",")] if train_languages else None
+    references: dict = {}
     results = [
         {
             "name": str(a),
             **run_evaluate(
                 _plugins(), a, data, reference=reference, batch_size=batch_size, threads=threads, device=device,
-                train_languages=train_langs,
+                train_languages=train_langs, reference_cache=references,
             ),
         }
         for a in artifacts

@@ -53,11 +53,13 @@ def evaluate(
     threads: int | None = None,
     device: str | None = None,
     train_languages: Sequence[str] | None = None,
+    reference_cache: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Metrics of one artifact on ``data``; ``reference`` defaults to the manifest's source model.
 
     With ``train_languages`` the per-language results are also split into in-language and
-    zero-shot (languages absent from training) groups.
+    zero-shot (languages absent from training) groups. Pass the same ``reference_cache`` when
+    evaluating several artifacts of one model on the same data, so the reference runs once.
     """
     artifact = Path(artifact)
     manifest = artifact_manifest(artifact)
@@ -77,8 +79,12 @@ def evaluate(
     ref_dir = reference or (Path(manifest.source) if manifest.source else None)
     is_reference = manifest.backend == REFERENCE_BACKEND and manifest.precision == "fp32"
     if ref_dir is not None and not (is_reference and reference is None):
-        with load_runner(plugins, ref_dir, threads=threads) as ref:
-            ref_logits = predict_logits(ref, data.texts, batch_size)
+        cache = reference_cache if reference_cache is not None else {}
+        key = str(Path(ref_dir).resolve())
+        if key not in cache:
+            with load_runner(plugins, ref_dir, threads=threads) as ref:
+                cache[key] = predict_logits(ref, data.texts, batch_size)
+        ref_logits = cache[key]
         result["agreement"] = {"reference": str(ref_dir), **agreement(logits, ref_logits, data.languages)}
     return result
 

@@ -163,11 +163,12 @@ def _evaluate(ctx: Context, stage: EvaluateStage, out: Path) -> dict[str, Any]:
     dataset = ctx.dataset(stage.split)
     train_langs = ctx.dataset("train").language_set() if ctx.recipe.data.train else None
     results = []
+    references: dict = {}
     for name in names:
         ctx.log(f"  evaluating {name} on {stage.split} ({len(dataset)} examples)")
         r = evaluate(
             ctx.plugins, ctx.artifacts[name], dataset, batch_size=stage.batch_size, threads=stage.threads,
-            train_languages=train_langs,
+            train_languages=train_langs, reference_cache=references,
         )
         results.append({"name": name, **r})
     write_json(out, results)
@@ -211,7 +212,9 @@ def _pretrain(ctx: Context, stage: PretrainStage, out: Path) -> dict[str, Any]:
 
     options = PretrainOptions.model_validate(stage.model_dump(include=set(PretrainOptions.model_fields)))
     corpus = read_corpus([ctx.spec(s) for s in stage.corpus])
-    model = str(ctx.artifacts[stage.from_]) if stage.from_ else ctx.path(stage.model) if stage.model else None
+    model = str(ctx.artifacts[stage.from_]) if stage.from_ else stage.model
+    if stage.model and Path(ctx.path(stage.model)).exists():
+        model = ctx.path(stage.model)  # a folder relative to the recipe; otherwise a hub id or builtin:
     metrics = pretrain(
         corpus, out, options, model=model, resume=can_resume(out, corpus, options, model), progress=False,
         log=lambda m: ctx.log(f"  {m}"),

@@ -111,22 +111,26 @@ class Plugins:
                     PluginProblem(impl.plugin_name, f"{hook.name} raised {_describe(exc)}")
                 )
 
+    def _collect(self, hook: Any, kind: type, what: str) -> dict[str, Any]:
+        """Call a ``register``-style hook; return the registered objects by their ``name``."""
+        found: dict[str, Any] = {}
+
+        def register(obj: Any) -> None:
+            if not isinstance(obj, kind):
+                raise TypeError(f"register() wants a {kind.__name__} instance, got {obj!r}")
+            if obj.name in found:
+                raise ValueError(f"{what} {obj.name!r} is already registered")
+            found[obj.name] = obj
+
+        self._call_each(hook, register=register)
+        return found
+
     def backends(self) -> dict[str, Backend]:
         """All registered backends by name, in registration order."""
         if self._backends is None:
             from edgeptm.backend import Backend
 
-            found: dict[str, Backend] = {}
-
-            def register(backend: Backend) -> None:
-                if not isinstance(backend, Backend):
-                    raise TypeError(f"register() wants a Backend instance, got {backend!r}")
-                if backend.name in found:
-                    raise ValueError(f"backend {backend.name!r} is already registered")
-                found[backend.name] = backend
-
-            self._call_each(self.pm.hook.edgeptm_register_backends, register=register)
-            self._backends = found
+            self._backends = self._collect(self.pm.hook.edgeptm_register_backends, Backend, "backend")
         return self._backends
 
     def backend(self, name: str) -> Backend:
@@ -153,17 +157,9 @@ class Plugins:
         if self._perturbations is None:
             from edgeptm.perturb import Perturbation
 
-            found: dict[str, Perturbation] = {}
-
-            def register(perturbation: Perturbation) -> None:
-                if not isinstance(perturbation, Perturbation):
-                    raise TypeError(f"register() wants a Perturbation instance, got {perturbation!r}")
-                if perturbation.name in found:
-                    raise ValueError(f"perturbation {perturbation.name!r} is already registered")
-                found[perturbation.name] = perturbation
-
-            self._call_each(self.pm.hook.edgeptm_register_perturbations, register=register)
-            self._perturbations = found
+            self._perturbations = self._collect(
+                self.pm.hook.edgeptm_register_perturbations, Perturbation, "perturbation"
+            )
         return self._perturbations
 
     def register_commands(self, cli: click.Group) -> None:
