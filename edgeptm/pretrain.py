@@ -32,7 +32,7 @@ from edgeptm.tinymodel import SIZES
 RECORD = "edgeptm-pretrain.json"
 DEFAULT_SIZE = "mini"
 DEFAULT_VOCAB_SIZE = 30000
-SCRATCH_ONLY = ("size", "vocab_size", "lowercase", "strip_accents", "split_cjk")
+SCRATCH_ONLY = ("size", "vocab_size", "lowercase", "strip_accents", "split_cjk", "tie_embeddings")
 # Where masked-LM heads start, so that only the masked positions go through the vocabulary projection.
 HEAD_MODULES = ("cls", "lm_head", "vocab_transform")
 
@@ -47,6 +47,9 @@ class PretrainOptions(BaseModel):
     lowercase: bool | None = Field(None, description="from scratch: lower-case (default off)")
     strip_accents: bool | None = Field(None, description="from scratch: strip accents (default off)")
     split_cjk: bool | None = Field(None, description="from scratch: CJK characters as single tokens (default on)")
+    tie_embeddings: bool | None = Field(
+        None, description="from scratch: the MLM decoder shares the input embeddings (default on, as BERT)"
+    )
     max_length: int = Field(128, ge=16, le=4096, description="tokens per packed block")
     alpha: float = Field(0.3, ge=0, le=1, description="language sampling exponent: p_l ∝ n_l^alpha")
     mlm_probability: float = Field(0.15, gt=0, lt=1)
@@ -401,6 +404,7 @@ def _new_model(tokenizer: Any, options: PretrainOptions, attention: dict[str, st
         vocab_size=len(tokenizer),
         max_position_embeddings=options.max_length,
         pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=options.tie_embeddings is not False,
         **SIZES[options.size or DEFAULT_SIZE],
         **attention,
     )

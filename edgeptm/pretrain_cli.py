@@ -25,6 +25,8 @@ def _default(name: str):
 @click.option("--lowercase/--no-lowercase", default=None, help="From scratch: lower-case text (default: no).")
 @click.option("--strip-accents/--no-strip-accents", default=None, help="From scratch: strip accents (default: no).")
 @click.option("--split-cjk/--no-split-cjk", default=None, help="From scratch: one token per CJK character (default: yes).")
+@click.option("--tie-embeddings/--no-tie-embeddings", default=None,
+              help="From scratch: share the input embeddings with the MLM decoder (default: yes, as BERT).")
 @click.option("--max-length", default=_default("max_length"), show_default=True, type=int, help="Tokens per packed block.")
 @click.option("--alpha", default=_default("alpha"), show_default=True, type=float, help="Language sampling exponent (p ∝ n^alpha).")
 @click.option("--mlm-probability", default=_default("mlm_probability"), show_default=True, type=float)
