@@ -127,7 +127,7 @@ def test_pretrain_from_scratch(pretrained, corpus_dir):
     assert sampling["fr"]["lines"] + sampling["fr"]["heldout_lines"] == len(fr_lines)
     assert sampling["fr"]["heldout_lines"] == round(0.05 * len(fr_lines))
     config = AutoConfig.from_pretrained(out)
-    assert config.architectures == ["BertForMaskedLM"]
+    assert config.architectures == ["BertForMaskedLM"] and config.tie_word_embeddings  # BERT's default
     assert (config.num_hidden_layers, config.hidden_size, config.max_position_embeddings) == (2, 128, 32)
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert tokenizer.is_fast and len(tokenizer) == config.vocab_size
@@ -240,7 +240,8 @@ def test_model_without_fast_tokenizer(tiny_base, corpus_dir, tmp_path):
 
 
 def test_torchrun_ddp_on_cpu(tmp_path, corpus_dir):
-    """Two processes (gloo): rank 0 trains the tokenizer, the other loads it; rank 0 writes the output."""
+    """Two processes (gloo): rank 0 trains the tokenizer, the other loads it; rank 0 writes the output.
+    Untied decoder weights, so the masked head's hook and DDP's gradient sync see two embedding matrices."""
     import os
     import subprocess
     import sys
@@ -249,13 +250,18 @@ def test_torchrun_ddp_on_cpu(tmp_path, corpus_dir):
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29547",
         "-m", "edgeptm", "pretrain", "--corpus", str(corpus_dir), "--out", str(out), *FAST, "--steps", "3",
-        "--save-steps", "3",
+        "--save-steps", "3", "--no-tie-embeddings",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train"]["world_size"] == 2 and metrics["train"]["steps"] == 3
     assert metrics["train"]["sequences"] == 3 * 8 * 2
+    from transformers import BertForMaskedLM
+
+    model = BertForMaskedLM.from_pretrained(out)
+    assert model.config.tie_word_embeddings is False
+    assert model.get_output_embeddings().weight.data_ptr() != model.get_input_embeddings().weight.data_ptr()
     assert not (tmp_path / "ddp.checkpoints").exists()
 
 
