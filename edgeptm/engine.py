@@ -118,7 +118,7 @@ def _route_logs(trainer: Any, progress: bool, log: Any) -> None:
 
     class QuietProgress(ProgressCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            pass
+            """Log dicts go through ``EpochLog`` instead of being printed to stdout."""
 
     class EpochLog(TrainerCallback):
         def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
