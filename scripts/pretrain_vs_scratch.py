@@ -10,7 +10,7 @@
 
 Every phase runs as an ``edgeptm`` command, printed before it runs; the table and timings go to
 stdout and ``<work>/results.{json,md}``. The defaults fit the issue's budget (pre-training ≤ 60
-minutes) on a quiet 2-core machine: ~55 minutes of pre-training, then four fine-tunings of ~2
+minutes) on a quiet 2-core machine: ~45 minutes of pre-training, then four fine-tunings of ~2
 minutes. Two threads need both cores to themselves; on a busy machine use one::
 
     OMP_NUM_THREADS=2 .venv/bin/python scripts/pretrain_vs_scratch.py --work /tmp/pretrain-vs-scratch
@@ -97,13 +97,13 @@ def main() -> None:
     parser.add_argument("--size", default="tiny")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--steps", type=int, default=16000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--finetune-epochs", type=float, default=5)
     parser.add_argument(
-        "--finetune-lrs", default="3e-4,1e-3",
+        "--finetune-lrs", default="1e-4,3e-4",
         help="fine-tuning learning rates tried for each model; the best on the validation split is reported",
     )
     parser.add_argument("--finetune-max-length", type=int, default=64)
