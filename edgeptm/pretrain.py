@@ -32,7 +32,10 @@ from edgeptm.tinymodel import SIZES
 RECORD = "edgeptm-pretrain.json"
 DEFAULT_SIZE = "mini"
 DEFAULT_VOCAB_SIZE = 30000
-SCRATCH_ONLY = ("size", "vocab_size", "lowercase", "strip_accents", "split_cjk", "tie_embeddings")
+DEFAULT_POSITION_EMBEDDING = "relative_key_query"
+SCRATCH_ONLY = (
+    "size", "vocab_size", "lowercase", "strip_accents", "split_cjk", "tie_embeddings", "position_embedding"
+)
 # Where masked-LM heads start, so that only the masked positions go through the vocabulary projection.
 HEAD_MODULES = ("cls", "lm_head", "vocab_transform")
 
@@ -49,6 +52,11 @@ class PretrainOptions(BaseModel):
     split_cjk: bool | None = Field(None, description="from scratch: CJK characters as single tokens (default on)")
     tie_embeddings: bool | None = Field(
         None, description="from scratch: the MLM decoder shares the input embeddings (default on, as BERT)"
+    )
+    position_embedding: Literal["absolute", "relative_key", "relative_key_query"] | None = Field(
+        None,
+        description=f"from scratch: BERT's position encoding (default {DEFAULT_POSITION_EMBEDDING}: small models "
+        "trained from scratch leave the MLM plateau far sooner than with learned absolute positions)",
     )
     max_length: int = Field(128, ge=16, le=4096, description="tokens per packed block")
     alpha: float = Field(0.3, ge=0, le=1, description="language sampling exponent: p_l ∝ n_l^alpha")
@@ -400,9 +408,13 @@ def _new_model(tokenizer: Any, options: PretrainOptions, attention: dict[str, st
     from transformers import BertConfig, BertForMaskedLM
 
     torch.manual_seed(options.seed)
+    position = options.position_embedding or DEFAULT_POSITION_EMBEDDING
+    if position != "absolute":
+        attention = {"attn_implementation": "eager"}  # SDPA has no relative positions; say so instead of warning
     config = BertConfig(
         vocab_size=len(tokenizer),
         max_position_embeddings=options.max_length,
+        position_embedding_type=position,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=options.tie_embeddings is not False,
         **SIZES[options.size or DEFAULT_SIZE],
@@ -602,6 +614,7 @@ def pretrain(
         "model": {
             "init": model or "scratch",
             "size": None if model else options.size or DEFAULT_SIZE,
+            "position_embedding": getattr(net.config, "position_embedding_type", None),
             "vocab_size": len(tokenizer),
             "max_length": max_length,
             "architecture": type(net).__name__,

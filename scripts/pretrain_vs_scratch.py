@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import mean, stdev
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 UMSAB = SHARED / "umsab" / "data" / "sentiment"
@@ -80,6 +81,10 @@ def run(cmd: list[str], log: Path) -> float:
     return seconds
 
 
+def spread(values: list[float]) -> float:
+    return stdev(values) if len(values) > 1 else 0.0
+
+
 def random_init_copy(pretrained: Path, out: Path, seed: int) -> None:
     """The pre-trained model's architecture and tokenizer with freshly initialised weights."""
     import torch
@@ -97,7 +102,7 @@ def main() -> None:
     parser.add_argument("--size", default="tiny")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=16000)
+    parser.add_argument("--steps", type=int, default=12000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--alpha", type=float, default=0.3)
@@ -107,7 +112,11 @@ def main() -> None:
         help="fine-tuning learning rates tried for each model; the best on the validation split is reported",
     )
     parser.add_argument("--finetune-max-length", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--finetune-seeds", default="1,2,3", help="fine-tuning seeds; figures are their mean")
+    parser.add_argument(
+        "--position-embedding", default="relative_key_query", choices=["absolute", "relative_key", "relative_key_query"]
+    )
+    parser.add_argument("--seed", type=int, default=42, help="pre-training and random-initialisation seed")
     args = parser.parse_args()
 
     work = args.work
@@ -117,53 +126,63 @@ def main() -> None:
     print("corpus lines: " + ", ".join(f"{k} {v}" for k, v in sizes.items()), flush=True)
 
     pretrained = work / "pretrained"
-    timings["pretrain"] = run(
-        [
-            args.edgeptm, "pretrain", "--corpus", str(work / "corpus"), "--out", str(pretrained),
-            "--size", args.size, "--vocab-size", str(args.vocab_size), "--max-length", str(args.max_length),
-            "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
-            "--alpha", str(args.alpha), "--save-steps", str(max(100, args.steps // 5)), "--seed", str(args.seed),
-            "--no-progress",
-        ],
-        work / "pretrain.log",
-    )
+    if not (pretrained / "metrics.json").is_file():  # a rerun keeps a finished pre-training
+        timings["pretrain"] = run(
+            [
+                args.edgeptm, "pretrain", "--corpus", str(work / "corpus"), "--out", str(pretrained),
+                "--size", args.size, "--vocab-size", str(args.vocab_size), "--max-length", str(args.max_length),
+                "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+                "--alpha", str(args.alpha), "--save-steps", str(max(100, args.steps // 5)), "--seed", str(args.seed),
+                "--position-embedding", args.position_embedding, "--no-progress",
+            ],
+            work / "pretrain.log",
+        )
     scratch = work / "scratch"
-    random_init_copy(pretrained, scratch, args.seed)
+    if not (scratch / "config.json").is_file():
+        random_init_copy(pretrained, scratch, args.seed)
 
     results, picked = {}, {}
+    seeds = args.finetune_seeds.split(",")
     for name, model in (("pretrained", pretrained), ("scratch", scratch)):
-        tried = {}
+        tried: dict[str, list[dict]] = {}
         for lr in args.finetune_lrs.split(","):
-            out = work / f"finetuned-{name}-lr{lr}"
-            timings[f"finetune {name} lr {lr}"] = run(
-                [
-                    args.edgeptm, "finetune", "--model", str(model), "--train", str(UMSAB), "--eval", str(UMSAB),
-                    "--test", str(UMSAB), "--out", str(out), "--epochs", str(args.finetune_epochs),
-                    "--lr", lr, "--batch-size", "32", "--max-length", str(args.finetune_max_length),
-                    "--warmup-ratio", "0.1", "--seed", str(args.seed), "--no-progress",
-                ],
-                work / f"finetune-{name}-lr{lr}.log",
-            )
-            tried[lr] = json.loads((out / "metrics.json").read_text())
-        best = max(tried, key=lambda lr: tried[lr]["train"]["best_eval_macro_f1"])
-        picked[name] = {lr: round(100 * m["train"]["best_eval_macro_f1"], 2) for lr, m in tried.items()} | {"picked": best}
-        results[name] = tried[best]["test"]
-        print(f"{name}: validation macro-F1 by learning rate {picked[name]}", flush=True)
+            for seed in seeds:
+                out = work / f"finetuned-{name}-lr{lr}-seed{seed}"
+                if not (out / "metrics.json").is_file():  # a rerun keeps finished fine-tunings
+                    timings[f"finetune {name} lr {lr} seed {seed}"] = run(
+                        [
+                            args.edgeptm, "finetune", "--model", str(model), "--train", str(UMSAB),
+                            "--eval", str(UMSAB), "--test", str(UMSAB), "--out", str(out),
+                            "--epochs", str(args.finetune_epochs), "--lr", lr, "--batch-size", "32",
+                            "--max-length", str(args.finetune_max_length), "--warmup-ratio", "0.1",
+                            "--seed", seed, "--no-progress",
+                        ],
+                        work / f"finetune-{name}-lr{lr}-seed{seed}.log",
+                    )
+                tried.setdefault(lr, []).append(json.loads((out / "metrics.json").read_text()))
+        val = {lr: mean(100 * m["train"]["best_eval_macro_f1"] for m in ms) for lr, ms in tried.items()}
+        best = max(val, key=val.__getitem__)
+        picked[name] = {lr: round(v, 2) for lr, v in val.items()} | {"picked": best}
+        results[name] = [m["test"] for m in tried[best]]
+        print(f"{name}: mean validation macro-F1 by learning rate {picked[name]}", flush=True)
 
     pre = json.loads((pretrained / "metrics.json").read_text())
     rows = []
     for lang in ["all", *LANGUAGES]:
         pick = (lambda m: m["overall"]) if lang == "all" else (lambda m, lang=lang: m["per_language"][lang])
-        p, s = 100 * pick(results["pretrained"])["macro_f1"], 100 * pick(results["scratch"])["macro_f1"]
-        rows.append((lang, p, s, p - s, FASTTEXT[lang]))
-    wins = sum(1 for r in rows[1:] if r[3] > 0)
+        p = [100 * pick(t)["macro_f1"] for t in results["pretrained"]]
+        s = [100 * pick(t)["macro_f1"] for t in results["scratch"]]
+        rows.append((lang, mean(p), spread(p), mean(s), spread(s), mean(p) - mean(s), FASTTEXT[lang]))
+    wins = sum(1 for r in rows[1:] if r[5] > 0)
     md = [
         (
             f"Pre-training: {args.size}, {pre['train']['parameters']:,} parameters, "
             f"vocab {pre['model']['vocab_size']}, {pre['train']['steps']} steps × {args.batch_size} blocks "
             f"of {args.max_length} tokens; held-out perplexity {pre['heldout']['overall']['perplexity']:.1f}."
         ),
-        "Fine-tuning: " + "; ".join(
+        f"Fine-tuning: {len(seeds)} seeds ({args.finetune_seeds}) per model and learning rate; test figures are "
+        "the mean ± standard deviation over the seeds at the learning rate with the best mean validation "
+        "macro-F1: " + "; ".join(
             f"{name} at lr {p['picked']} (validation macro-F1 by lr: "
             + ", ".join(f"{lr} {f:.1f}" for lr, f in p.items() if lr != "picked") + ")"
             for name, p in picked.items()
@@ -171,7 +190,7 @@ def main() -> None:
         "",
         "| language | pre-trained | from scratch | Δ | FastText (UMSAB README, mono) |",
         "|---|---|---|---|---|",
-        *[f"| {r[0]} | {r[1]:.1f} | {r[2]:.1f} | {r[3]:+.1f} | {r[4]:.1f} |" for r in rows],
+        *[f"| {r[0]} | {r[1]:.1f} ± {r[2]:.1f} | {r[3]:.1f} ± {r[4]:.1f} | {r[5]:+.1f} | {r[6]:.1f} |" for r in rows],
         "",
         f"Pre-training wins in {wins} of {len(LANGUAGES)} languages.",
         "",

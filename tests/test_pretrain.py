@@ -129,6 +129,7 @@ def test_pretrain_from_scratch(pretrained, corpus_dir):
     config = AutoConfig.from_pretrained(out)
     assert config.architectures == ["BertForMaskedLM"] and config.tie_word_embeddings  # BERT's default
     assert (config.num_hidden_layers, config.hidden_size, config.max_position_embeddings) == (2, 128, 32)
+    assert config.position_embedding_type == metrics["model"]["position_embedding"] == "relative_key_query"
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert tokenizer.is_fast and len(tokenizer) == config.vocab_size
     # accents and case are kept by default
@@ -144,6 +145,23 @@ def test_finetune_takes_the_pretrained_model(pretrained, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "clf" / "edgeptm.json").is_file()
+    # relative position scores must survive tracing: every exporter is checked against torch
+    for backend in ("onnx", "openvino"):
+        result = invoke("export", "--model", tmp_path / "clf", "--backend", backend, "--out", tmp_path / backend)
+        assert result.exit_code == 0, result.output
+        assert "vs torch fp32: max |Δlogit|" in result.output and "agreement 100.0%" in result.output
+    result = invoke("quantize", "--artifact", tmp_path / "onnx", "--precision", "int8", "--out", tmp_path / "int8")
+    assert result.exit_code == 0, result.output
+
+
+def test_absolute_positions(corpus_dir, tmp_path):
+    from transformers import AutoConfig
+
+    out = tmp_path / "mlm"
+    result = invoke("pretrain", "--corpus", corpus_dir, "--out", out, *FAST, "--steps", "2", "--position-embedding", "absolute")
+    assert result.exit_code == 0, result.output
+    assert AutoConfig.from_pretrained(out).position_embedding_type == "absolute"
+    assert json.loads((out / "metrics.json").read_text())["model"]["position_embedding"] == "absolute"
 
 
 def test_resume_after_interruption(corpus_dir, tmp_path, monkeypatch):
@@ -217,10 +235,13 @@ def test_language_the_tokenizer_cannot_represent(tmp_path, corpus_dir, sample):
 
 
 def test_scratch_options_with_a_checkpoint(tiny_base, corpus_dir, tmp_path):
-    result = invoke("pretrain", "--corpus", corpus_dir, "--model", tiny_base, "--out", tmp_path / "o", "--size", "mini")
+    result = invoke(
+        "pretrain", "--corpus", corpus_dir, "--model", tiny_base, "--out", tmp_path / "o",
+        "--size", "mini", "--position-embedding", "absolute",
+    )
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == (
-        f"Error: --size: only for a model trained from scratch; drop them to continue pre-training {tiny_base}"
+        f"Error: --size, --position-embedding: only for a model trained from scratch; drop them to continue pre-training {tiny_base}"
     )
 
 
