@@ -2,16 +2,19 @@
 
 1. Corpus: the WikiNEuRal sentences of the UMSAB languages it has (de en es fr it pt) plus the
    UMSAB training text of all eight languages (labels unused), one LANG.txt per language.
-2. ``edgeptm pretrain`` a small BERT on it (tokenizer trained on the same corpus).
+2. ``edgeptm pretrain`` a small BERT on it (tokenizer trained on the same corpus; relative
+   position scores, pretrain's default, which leave the MLM plateau far sooner than absolute ones).
 3. ``edgeptm finetune`` it on UMSAB, and the same architecture with the same tokenizer from
    random initialisation, with the same fine-tuning budget: each model is fine-tuned at every
-   ``--finetune-lrs`` learning rate and reported at the one best on the validation split.
+   ``--finetune-lrs`` learning rate with every ``--finetune-seeds`` seed; a model's learning rate
+   is the one with the best mean validation macro-F1, and its test figures are the seeds' mean.
 4. Macro-F1 per language on the UMSAB test split, beside the UMSAB README's FastText baseline.
 
 Every phase runs as an ``edgeptm`` command, printed before it runs; the table and timings go to
 stdout and ``<work>/results.{json,md}``. The defaults fit the issue's budget (pre-training ≤ 60
-minutes) on a quiet 2-core machine: ~45 minutes of pre-training, then four fine-tunings of ~2
-minutes. Two threads need both cores to themselves; on a busy machine use one::
+minutes) on a quiet 2-core machine: ~40 minutes of pre-training, then twelve fine-tunings of ~2
+minutes. A rerun with the same ``--work`` keeps the phases that finished. Two threads need both
+cores to themselves; on a busy machine use one::
 
     OMP_NUM_THREADS=2 .venv/bin/python scripts/pretrain_vs_scratch.py --work /tmp/pretrain-vs-scratch
 """
