@@ -124,7 +124,8 @@ def main() -> None:
 
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
+    timings_file = work / "timings.json"  # a rerun reports the phases earlier runs finished
+    timings: dict[str, float] = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
     sizes = build_corpus(work / "corpus")
     print("corpus lines: " + ", ".join(f"{k} {v}" for k, v in sizes.items()), flush=True)
 
@@ -140,6 +141,7 @@ def main() -> None:
             ],
             work / "pretrain.log",
         )
+        timings_file.write_text(json.dumps(timings, indent=2))
     scratch = work / "scratch"
     if not (scratch / "config.json").is_file():
         random_init_copy(pretrained, scratch, args.seed)
@@ -162,6 +164,7 @@ def main() -> None:
                         ],
                         work / f"finetune-{name}-lr{lr}-seed{seed}.log",
                     )
+                    timings_file.write_text(json.dumps(timings, indent=2))
                 tried.setdefault(lr, []).append(json.loads((out / "metrics.json").read_text()))
         val = {lr: mean(100 * m["train"]["best_eval_macro_f1"] for m in ms) for lr, ms in tried.items()}
         best = max(val, key=val.__getitem__)
