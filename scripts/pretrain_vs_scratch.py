@@ -12,7 +12,7 @@
 
 Every phase runs as an ``edgeptm`` command, printed before it runs; the table and timings go to
 stdout and ``<work>/results.{json,md}``. The defaults fit the issue's budget (pre-training ≤ 60
-minutes) on a quiet 2-core machine: ~40 minutes of pre-training, then twelve fine-tunings of ~2
+minutes) on a quiet 2-core machine: ~40 minutes of pre-training, then eighteen fine-tunings of ~2
 minutes. A rerun with the same ``--work`` keeps the phases that finished. Two threads need both
 cores to themselves; on a busy machine use one::
 
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--finetune-epochs", type=float, default=5)
     parser.add_argument(
-        "--finetune-lrs", default="1e-4,3e-4",
+        "--finetune-lrs", default="1e-4,3e-4,1e-3",
         help="fine-tuning learning rates tried for each model; the best on the validation split is reported",
     )
     parser.add_argument("--finetune-max-length", type=int, default=64)
