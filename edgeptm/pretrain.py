@@ -410,7 +410,7 @@ def _new_model(tokenizer: Any, options: PretrainOptions, attention: dict[str, st
     torch.manual_seed(options.seed)
     position = options.position_embedding or DEFAULT_POSITION_EMBEDDING
     if position != "absolute":
-        attention = {"attn_implementation": "eager"}  # SDPA has no relative positions; say so instead of warning
+        attention = {"attn_implementation": "eager"}  # SDPA has none (transformers would warn, then fall back)
     config = BertConfig(
         vocab_size=len(tokenizer),
         max_position_embeddings=options.max_length,
