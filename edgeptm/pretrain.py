@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgeptm.corpus import Corpus
 from edgeptm.errors import DataError, ModelError
 from edgeptm.fsutil import atomic_dir, write_json
-from edgeptm.tinymodel import SIZES
+from edgeptm.tinymodel import SIZES, PositionEmbedding
 
 RECORD = "edgeptm-pretrain.json"
 DEFAULT_SIZE = "mini"
@@ -53,7 +53,7 @@ class PretrainOptions(BaseModel):
     tie_embeddings: bool | None = Field(
         None, description="from scratch: the MLM decoder shares the input embeddings (default on, as BERT)"
     )
-    position_embedding: Literal["absolute", "relative_key", "relative_key_query"] | None = Field(
+    position_embedding: PositionEmbedding | None = Field(
         None,
         description=f"from scratch: BERT's position encoding (default {DEFAULT_POSITION_EMBEDDING}: small models "
         "trained from scratch leave the MLM plateau far sooner than with learned absolute positions)",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeptm.tinymodel import SIZES
+from edgeptm.tinymodel import POSITION_EMBEDDINGS, SIZES
 
 
 def _default(name: str):
@@ -27,7 +27,7 @@ def _default(name: str):
 @click.option("--split-cjk/--no-split-cjk", default=None, help="From scratch: one token per CJK character (default: yes).")
 @click.option("--tie-embeddings/--no-tie-embeddings", default=None,
               help="From scratch: share the input embeddings with the MLM decoder (default: yes, as BERT).")
-@click.option("--position-embedding", type=click.Choice(["absolute", "relative_key", "relative_key_query"]), default=None,
+@click.option("--position-embedding", type=click.Choice(POSITION_EMBEDDINGS), default=None,
               help="From scratch: position encoding (default: relative_key_query, which small models learn far faster; "
               "absolute is BERT's original).")
 @click.option("--max-length", default=_default("max_length"), show_default=True, type=int, help="Tokens per packed block.")

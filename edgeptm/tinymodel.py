@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal, get_args
 
 from edgeptm.fsutil import atomic_dir
 
@@ -20,6 +21,9 @@ SIZES = {
     "base": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072},
 }
 """Size presets of ``edgeptm pretrain``."""
+PositionEmbedding = Literal["absolute", "relative_key", "relative_key_query"]
+"""``BertConfig.position_embedding_type`` values ``edgeptm pretrain`` offers from scratch."""
+POSITION_EMBEDDINGS: tuple[str, ...] = get_args(PositionEmbedding)
 
 
 def train_wordpiece(

@@ -116,9 +116,7 @@ def main() -> None:
     )
     parser.add_argument("--finetune-max-length", type=int, default=64)
     parser.add_argument("--finetune-seeds", default="1,2,3", help="fine-tuning seeds; figures are their mean")
-    parser.add_argument(
-        "--position-embedding", default="relative_key_query", choices=["absolute", "relative_key", "relative_key_query"]
-    )
+    parser.add_argument("--position-embedding", default="relative_key_query", help="see `edgeptm pretrain --help`")
     parser.add_argument("--seed", type=int, default=42, help="pre-training and random-initialisation seed")
     args = parser.parse_args()
 
