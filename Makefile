@@ -1,4 +1,4 @@
-# `make demo` runs the offline quickstart; `make test` runs the tests. Both create .venv first.
+# `make demo` runs the offline quickstart; `make test` runs the tests; `make lint` runs ruff and mypy. All create .venv first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -10,7 +10,8 @@ PACKAGES = -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export]' -e 'plug
 VENV_XLA ?= .venv-xla
 XLA_TORCH ?= 2.9.0
 
-.PHONY: install demo test test-all test-xla clean
+.PHONY: install demo test lint test-all test-xla clean
+LINT_PATHS = edgeptm plugins examples tests scripts conftest.py
 
 $(BIN)/.installed: pyproject.toml plugins/*/pyproject.toml examples/*/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,12 @@ demo: install
 test: install
 	$(BIN)/pytest -q
 
+# ruff (lint + format check) and mypy, configured in pyproject.toml.
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
 $(VENV_XLA)/bin/.installed: pyproject.toml plugins/torch/pyproject.toml plugins/xla/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV_XLA)
 	grep -v '^torch==' constraints.txt > $(VENV_XLA)/constraints.txt
@@ -37,7 +44,7 @@ $(VENV_XLA)/bin/.installed: pyproject.toml plugins/torch/pyproject.toml plugins/
 
 # The conformance kit and a fine-tuning smoke test on the XLA CPU device (PJRT_DEVICE=TPU on a TPU VM).
 test-xla: $(VENV_XLA)/bin/.installed
-	PJRT_DEVICE=$${PJRT_DEVICE:-CPU} EDGEPTM_REQUIRE_XLA=1 $(VENV_XLA)/bin/pytest -q tests/test_xla.py
+	PJRT_DEVICE=$${PJRT_DEVICE:-CPU} EDGEPTM_REQUIRE_XLA=1 $(VENV_XLA)/bin/pytest -q plugins/xla/tests/test_xla.py
 
 clean:
 	rm -rf runs $(VENV) $(VENV_XLA)

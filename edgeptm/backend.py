@@ -41,6 +41,10 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+REFERENCE_BACKEND = "torch"
+"""The backend whose fp32 model every other artifact is validated against."""
+
+
 @dataclass(frozen=True)
 class ExportResult:
     """What :meth:`Backend.export`/:meth:`Backend.quantize` wrote into the folder."""
@@ -48,7 +52,28 @@ class ExportResult:
     files: list[str]
     """Model files, relative to the folder (the artifact's size on disk)."""
     info: dict[str, Any] | None = None
-    """Anything worth recording in the manifest's ``options`` (e.g. fusions applied)."""
+    """What the export did (fusions applied, quantization scheme, ...): the manifest's ``export_info``,
+    kept apart from the backend options the user chose (the manifest's ``options``)."""
+
+
+@dataclass(frozen=True)
+class QuantizeRequest:
+    """Everything :meth:`Backend.quantize` gets: one object, so the interface can grow without
+    breaking backends that don't use the new fields."""
+
+    artifact: Path
+    """The fp32 artifact folder to quantize (read only)."""
+    out: Path
+    """The empty folder to write the variant into."""
+    precision: str
+    options: BaseModel
+    """The backend's validated :attr:`Backend.Options`."""
+    manifest: Manifest
+    """The manifest of ``artifact``."""
+    calibration: Sequence[str] = ()
+    """Texts sampled evenly across languages, for static schemes."""
+    evaluation: Dataset | None = None
+    """Labelled eval data; set only for the precisions in :attr:`Backend.eval_data_precisions`."""
 
 
 class Runner(ABC):
@@ -100,7 +125,7 @@ class Runner(ABC):
     def run(self, encoded: Encoded) -> np.ndarray:
         """Logits for a non-empty encoded batch."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release the session or model."""
 
     def __enter__(self) -> Runner:
@@ -162,23 +187,8 @@ class Backend(ABC):
     def export(self, model_dir: Path, out: Path, *, options: BaseModel, max_length: int) -> ExportResult:
         """Write an artifact for the fine-tuned ``model_dir`` into the empty folder ``out``."""
 
-    def quantize(
-        self,
-        artifact: Path,
-        out: Path,
-        *,
-        precision: str,
-        options: BaseModel,
-        calibration: Sequence[str],
-        manifest: Manifest,
-        evaluation: Dataset | None = None,
-    ) -> ExportResult:
-        """Write a ``precision`` variant of ``artifact`` into the empty folder ``out``.
-
-        ``calibration`` holds texts sampled evenly across languages, for static schemes.
-        ``evaluation`` (labelled texts with languages) is passed only for the precisions in
-        :attr:`eval_data_precisions`, so backends that don't declare any needn't accept it.
-        """
+    def quantize(self, request: QuantizeRequest) -> ExportResult:
+        """Write a ``request.precision`` variant of ``request.artifact`` into the empty folder ``request.out``."""
         raise BackendError(f"backend {self.name!r} does not quantize")
 
     @abstractmethod
@@ -198,8 +208,7 @@ class Backend(ABC):
         known = self.precisions()
         if precision not in known:
             raise BackendError(
-                f"backend {self.name!r} does not support precision {precision!r} "
-                f"(supported: {', '.join(known)})"
+                f"backend {self.name!r} does not support precision {precision!r} (supported: {', '.join(known)})"
             )
 
     def parse_options(self, raw: Mapping[str, Any] | None) -> BaseModel:

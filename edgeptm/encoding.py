@@ -26,9 +26,7 @@ class Encoder:
 
         path = Path(tokenizer_file)
         if not path.is_file():
-            raise ModelError(
-                f"{path.parent}: no tokenizer.json; edgeptm needs a fast tokenizer saved with the model"
-            )
+            raise ModelError(f"{path.parent}: no tokenizer.json; edgeptm needs a fast tokenizer saved with the model")
         self.tokenizer = Tokenizer.from_file(str(path))
         self.max_length = max_length
         self.tokenizer.enable_truncation(max_length)

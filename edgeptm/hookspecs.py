@@ -40,3 +40,16 @@ def edgeptm_register_perturbations(register):
     a seeded ``fn(text, strength, rng, context) -> str``). The built-in suite
     is registered through this hook too (``edgeptm.perturb.builtin``).
     """
+
+
+@hookspec
+def edgeptm_register_stages(register):
+    """Register recipe stage kinds for ``edgeptm run``.
+
+    Call ``register(kind)`` once per kind, where ``kind`` is an
+    :class:`edgeptm.stage.StageKind` instance: its ``kind`` name (the ``stage:``
+    value in a recipe), its ``Options`` model (an :class:`edgeptm.stage.StageOptions`
+    subclass with ``stage: Literal["<kind>"]``), ``check``, ``run``, ``render`` and
+    ``summarize``. The recipe schema is built from the registered kinds. The
+    built-in kinds are registered through this hook too (``edgeptm.recipes.stages``).
+    """

@@ -27,8 +27,13 @@ if TYPE_CHECKING:
 
     from edgeptm.backend import Availability, Backend
     from edgeptm.perturb import Perturbation
+    from edgeptm.stage import StageKind
 
 ENTRY_POINT_GROUP = "edgeptm"
+CORE_PLUGINS = frozenset({"perturbations", "stages"})
+"""The core's own entry points (the built-in perturbation suite and stage kinds): registered like a
+plugin's, and loaded even when ``EDGEPTM_PLUGINS`` does not list them (``EDGEPTM_BLOCK_PLUGINS`` can
+still block them)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def make_plugin_manager(
     pm.add_hookspecs(hookspecs)
     problems: list[PluginProblem] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in blocked or (allowed is not None and ep.name not in allowed):
+        if ep.name in blocked or (allowed is not None and ep.name not in allowed and ep.name not in CORE_PLUGINS):
             continue
         if pm.get_plugin(ep.name) is not None:
             continue
@@ -100,6 +105,7 @@ class Plugins:
     problems: list[PluginProblem] = field(default_factory=list)
     _backends: dict[str, Backend] | None = None
     _perturbations: dict[str, Perturbation] | None = None
+    _stage_kinds: dict[str, StageKind] | None = None
 
     def _call_each(self, hook: Any, **kwargs: Any) -> None:
         """Call ``hook`` plugin by plugin, so one raising doesn't stop the others."""
@@ -107,20 +113,19 @@ class Plugins:
             try:
                 impl.function(**kwargs)
             except Exception as exc:
-                self.problems.append(
-                    PluginProblem(impl.plugin_name, f"{hook.name} raised {_describe(exc)}")
-                )
+                self.problems.append(PluginProblem(impl.plugin_name, f"{hook.name} raised {_describe(exc)}"))
 
-    def _collect(self, hook: Any, kind: type, what: str) -> dict[str, Any]:
-        """Call a ``register``-style hook; return the registered objects by their ``name``."""
+    def _collect(self, hook: Any, kind: type, what: str, key: str = "name") -> dict[str, Any]:
+        """Call a ``register``-style hook; return the registered objects by their ``key`` attribute."""
         found: dict[str, Any] = {}
 
         def register(obj: Any) -> None:
             if not isinstance(obj, kind):
                 raise TypeError(f"register() wants a {kind.__name__} instance, got {obj!r}")
-            if obj.name in found:
-                raise ValueError(f"{what} {obj.name!r} is already registered")
-            found[obj.name] = obj
+            name = getattr(obj, key)
+            if name in found:
+                raise ValueError(f"{what} {name!r} is already registered")
+            found[name] = obj
 
         self._call_each(hook, register=register)
         return found
@@ -139,8 +144,7 @@ class Plugins:
         if name not in backends:
             known = ", ".join(sorted(backends)) or "none"
             raise BackendError(
-                f"unknown backend {name!r} (registered: {known}); "
-                "`edgeptm backends` lists them and their install hints"
+                f"unknown backend {name!r} (registered: {known}); `edgeptm backends` lists them and their install hints"
             )
         return backends[name]
 
@@ -161,6 +165,14 @@ class Plugins:
                 self.pm.hook.edgeptm_register_perturbations, Perturbation, "perturbation"
             )
         return self._perturbations
+
+    def stage_kinds(self) -> dict[str, StageKind]:
+        """All registered recipe stage kinds by their ``kind`` name, in registration order."""
+        if self._stage_kinds is None:
+            from edgeptm.stage import StageKind
+
+            self._stage_kinds = self._collect(self.pm.hook.edgeptm_register_stages, StageKind, "stage kind", key="kind")
+        return self._stage_kinds
 
     def register_commands(self, cli: click.Group) -> None:
         self._call_each(self.pm.hook.edgeptm_register_commands, cli=cli)

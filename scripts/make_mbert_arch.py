@@ -30,7 +30,7 @@ def main(out: Path) -> None:
 
     from edgeptm import data
     from edgeptm.fsutil import atomic_dir
-    from edgeptm.tinymodel import train_wordpiece
+    from edgeptm.train.tinymodel import train_wordpiece
 
     if (out / "config.json").is_file():
         print(f"{out} exists")
@@ -40,8 +40,11 @@ def main(out: Path) -> None:
     torch.manual_seed(0)
     labels = ["negative", "neutral", "positive"]
     config = BertConfig(
-        **MBERT, pad_token_id=tokenizer.pad_token_id, num_labels=3,
-        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
+        **MBERT,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=3,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
     )
     model = BertForSequenceClassification(config).eval()
     with atomic_dir(out) as tmp:

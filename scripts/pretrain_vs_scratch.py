@@ -34,13 +34,26 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 UMSAB = SHARED / "umsab" / "data" / "sentiment"
 WIKINEURAL = SHARED / "wikineural" / "data" / "wikineural"
 LANGUAGES = {
-    "arabic": "ar", "english": "en", "french": "fr", "german": "de",
-    "hindi": "hi", "italian": "it", "portuguese": "pt", "spanish": "es",
+    "arabic": "ar",
+    "english": "en",
+    "french": "fr",
+    "german": "de",
+    "hindi": "hi",
+    "italian": "it",
+    "portuguese": "pt",
+    "spanish": "es",
 }
 # UMSAB README, macro-F1 on test: FastText trained per language ("FT Mono"); "all" is its "All lang." row.
 FASTTEXT = {
-    "arabic": 46.0, "english": 50.9, "french": 54.8, "german": 59.6,
-    "hindi": 37.1, "italian": 54.7, "portuguese": 55.1, "spanish": 50.1, "all": 51.0,
+    "arabic": 46.0,
+    "english": 50.9,
+    "french": 54.8,
+    "german": 59.6,
+    "hindi": 37.1,
+    "italian": 54.7,
+    "portuguese": 55.1,
+    "spanish": 50.1,
+    "all": 51.0,
 }
 
 
@@ -111,7 +124,8 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--finetune-epochs", type=float, default=5)
     parser.add_argument(
-        "--finetune-lrs", default="1e-4,3e-4,1e-3",
+        "--finetune-lrs",
+        default="1e-4,3e-4,1e-3",
         help="fine-tuning learning rates tried for each model; the best on the validation split is reported",
     )
     parser.add_argument("--finetune-max-length", type=int, default=64)
@@ -131,11 +145,33 @@ def main() -> None:
     if not (pretrained / "metrics.json").is_file():  # a rerun keeps a finished pre-training
         timings["pretrain"] = run(
             [
-                args.edgeptm, "pretrain", "--corpus", str(work / "corpus"), "--out", str(pretrained),
-                "--size", args.size, "--vocab-size", str(args.vocab_size), "--max-length", str(args.max_length),
-                "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
-                "--alpha", str(args.alpha), "--save-steps", str(max(100, args.steps // 5)), "--seed", str(args.seed),
-                "--position-embedding", args.position_embedding, "--no-progress",
+                args.edgeptm,
+                "pretrain",
+                "--corpus",
+                str(work / "corpus"),
+                "--out",
+                str(pretrained),
+                "--size",
+                args.size,
+                "--vocab-size",
+                str(args.vocab_size),
+                "--max-length",
+                str(args.max_length),
+                "--steps",
+                str(args.steps),
+                "--batch-size",
+                str(args.batch_size),
+                "--lr",
+                str(args.lr),
+                "--alpha",
+                str(args.alpha),
+                "--save-steps",
+                str(max(100, args.steps // 5)),
+                "--seed",
+                str(args.seed),
+                "--position-embedding",
+                args.position_embedding,
+                "--no-progress",
             ],
             work / "pretrain.log",
         )
@@ -154,11 +190,31 @@ def main() -> None:
                 if not (out / "metrics.json").is_file():  # a rerun keeps finished fine-tunings
                     timings[f"finetune {name} lr {lr} seed {seed}"] = run(
                         [
-                            args.edgeptm, "finetune", "--model", str(model), "--train", str(UMSAB),
-                            "--eval", str(UMSAB), "--test", str(UMSAB), "--out", str(out),
-                            "--epochs", str(args.finetune_epochs), "--lr", lr, "--batch-size", "32",
-                            "--max-length", str(args.finetune_max_length), "--warmup-ratio", "0.1",
-                            "--seed", seed, "--no-progress",
+                            args.edgeptm,
+                            "finetune",
+                            "--model",
+                            str(model),
+                            "--train",
+                            str(UMSAB),
+                            "--eval",
+                            str(UMSAB),
+                            "--test",
+                            str(UMSAB),
+                            "--out",
+                            str(out),
+                            "--epochs",
+                            str(args.finetune_epochs),
+                            "--lr",
+                            lr,
+                            "--batch-size",
+                            "32",
+                            "--max-length",
+                            str(args.finetune_max_length),
+                            "--warmup-ratio",
+                            "0.1",
+                            "--seed",
+                            seed,
+                            "--no-progress",
                         ],
                         work / f"finetune-{name}-lr{lr}-seed{seed}.log",
                     )
@@ -186,11 +242,14 @@ def main() -> None:
         ),
         f"Fine-tuning: {len(seeds)} seeds ({args.finetune_seeds}) per model and learning rate; test figures are "
         "the mean ± standard deviation over the seeds at the learning rate with the best mean validation "
-        "macro-F1: " + "; ".join(
+        "macro-F1: "
+        + "; ".join(
             f"{name} at lr {p['picked']} (validation macro-F1 by lr: "
-            + ", ".join(f"{lr} {f:.1f}" for lr, f in p.items() if lr != "picked") + ")"
+            + ", ".join(f"{lr} {f:.1f}" for lr, f in p.items() if lr != "picked")
+            + ")"
             for name, p in picked.items()
-        ) + ".",
+        )
+        + ".",
         "",
         "| language | pre-trained | from scratch | Δ | FastText (UMSAB README, mono) |",
         "|---|---|---|---|---|",
@@ -206,7 +265,12 @@ def main() -> None:
     (work / "results.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     (work / "results.json").write_text(
         json.dumps(
-            {"rows": rows, "timings_s": timings, "finetune_lr": picked, "args": {k: str(v) for k, v in vars(args).items()}},
+            {
+                "rows": rows,
+                "timings_s": timings,
+                "finetune_lr": picked,
+                "args": {k: str(v) for k, v in vars(args).items()},
+            },
             indent=2,
         )
     )

@@ -22,7 +22,7 @@ $PY - "$UMSAB" "$OUT/base" <<'EOF'
 import sys
 from pathlib import Path
 from edgeptm import data
-from edgeptm.tinymodel import build_model
+from edgeptm.train.tinymodel import build_model
 
 texts = data.load(sys.argv[1], split="train").texts
 size = {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 512}

@@ -46,18 +46,25 @@ def vocab_text() -> tuple[list[str], dict[str, int]]:
     with zipfile.ZipFile(SHARED / "udhr2" / "packages" / "corpora" / "udhr2.zip") as z:
         udhr = [
             line.strip()
-            for name in z.namelist() if name.endswith(".txt")
-            for line in z.read(name).decode("utf-8", errors="replace").splitlines() if line.strip()
+            for name in z.namelist()
+            if name.endswith(".txt")
+            for line in z.read(name).decode("utf-8", errors="replace").splitlines()
+            if line.strip()
         ]
     counts["udhr"] = len(udhr)
     lines += udhr
-    wiki = [s for path in sorted((SHARED / "wikineural" / "data" / "wikineural").glob("*/val.conllu")) for s in conllu_sentences(path)]
+    wiki = [
+        s
+        for path in sorted((SHARED / "wikineural" / "data" / "wikineural").glob("*/val.conllu"))
+        for s in conllu_sentences(path)
+    ]
     counts["wikineural"] = len(wiki)
     lines += wiki
     ud = [
         line.removeprefix("# text = ").strip()
         for path in sorted((SHARED / "ud").glob("UD_*/*.conllu"))
-        for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("# text = ")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("# text = ")
     ]
     counts["ud"] = len(ud)
     lines += ud
@@ -69,7 +76,7 @@ def build_standin(out: Path) -> dict[str, int]:
     from tokenizers import Tokenizer
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-    from edgeptm.tinymodel import train_wordpiece
+    from edgeptm.train.tinymodel import train_wordpiece
 
     lines, counts = vocab_text()
     tokenizer = train_wordpiece(lines, vocab_size=MBERT_VOCAB, max_length=512)
@@ -82,13 +89,21 @@ def build_standin(out: Path) -> dict[str, int]:
         tokenizer = BertTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(data)), model_max_length=512)
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=len(tokenizer), max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id, num_labels=3,
-        id2label={0: "negative", 1: "neutral", 2: "positive"}, label2id={"negative": 0, "neutral": 1, "positive": 2},
+        vocab_size=len(tokenizer),
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=3,
+        id2label={0: "negative", 1: "neutral", 2: "positive"},
+        label2id={"negative": 0, "neutral": 1, "positive": 2},
         **MBERT,
     )
     BertForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return {**{f"{k}_lines": v for k, v in counts.items()}, "vocab_trained": reached, "vocab_padded": len(tokenizer) - reached}
+    return {
+        **{f"{k}_lines": v for k, v in counts.items()},
+        "vocab_trained": reached,
+        "vocab_padded": len(tokenizer) - reached,
+    }
 
 
 def run(cmd: list[str], log: Path) -> float:
@@ -132,8 +147,16 @@ def main() -> None:
             work / f"export-{name}.log",
         )
         timings[f"quantize {name}"] = run(
-            [args.edgeptm, "quantize", "--artifact", str(work / f"{name}-onnx"), "--precision", "int8",
-             "--out", str(work / f"{name}-int8")],
+            [
+                args.edgeptm,
+                "quantize",
+                "--artifact",
+                str(work / f"{name}-onnx"),
+                "--precision",
+                "int8",
+                "--out",
+                str(work / f"{name}-int8"),
+            ],
             work / f"quantize-{name}.log",
         )
 
@@ -152,14 +175,21 @@ def main() -> None:
     md = [
         f"Stand-in vocab: {built['vocab_trained']:,} WordPiece tokens trained on UDHR ({built['udhr_lines']:,} lines), "
         f"WikiNEuRal ({built['wikineural_lines']:,}) and UD ({built['ud_lines']:,}) text"
-        + (f", padded with {built['vocab_padded']:,} [unused] tokens to {b['vocab']:,}" if built["vocab_padded"] else "")
+        + (
+            f", padded with {built['vocab_padded']:,} [unused] tokens to {b['vocab']:,}"
+            if built["vocab_padded"]
+            else ""
+        )
         + " (no UMSAB text).",
         "",
         "| | before | after | after / before |",
         "|---|---|---|---|",
         f"| vocab (tokens) | {b['vocab']:,} | {a['vocab']:,} | {100 * a['vocab'] / b['vocab']:.1f}% |",
         f"| parameters | {b['parameters'] / 1e6:.1f}M | {a['parameters'] / 1e6:.1f}M | {100 * a['parameters'] / b['parameters']:.1f}% |",
-        *[f"| {k} (MB) | {b[k]:.1f} | {a[k]:.1f} | {100 * a[k] / b[k]:.1f}% |" for k in ("fp32", "onnx fp32", "onnx int8")],
+        *[
+            f"| {k} (MB) | {b[k]:.1f} | {a[k]:.1f} | {100 * a[k] / b[k]:.1f}% |"
+            for k in ("fp32", "onnx fp32", "onnx int8")
+        ],
         "",
         "OOV on the UMSAB test text (share of the original tokens the trimmed vocab lacks): "
         + ", ".join(f"{k} {100 * v['oov_rate']:.2f}%" for k, v in report["oov"].items()),

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from edgeptm.plugins import load_plugins, reset_plugins
 
-GOOD = '''
+GOOD = """
 from pathlib import Path
 from edgeptm import hookimpl
 from edgeptm.backend import Availability, Backend
@@ -31,14 +31,14 @@ class Echo(Backend):
 @hookimpl
 def edgeptm_register_backends(register):
     register(Echo())
-'''
-RAISES = '''
+"""
+RAISES = """
 from edgeptm import hookimpl
 
 @hookimpl
 def edgeptm_register_backends(register):
     raise RuntimeError("boom")
-'''
+"""
 BROKEN = "import does_not_exist_anywhere\n"
 
 
@@ -87,7 +87,10 @@ def test_unavailable_backend_error_names_reason_and_install_hint(fake_plugins: P
 
     with pytest.raises(BackendError) as err:
         load_plugins().available_backend("echo")
-    assert str(err.value) == "backend 'echo' is unavailable: echo hardware not found; install it with `pip install edgeptm-echo`"
+    assert (
+        str(err.value)
+        == "backend 'echo' is unavailable: echo hardware not found; install it with `pip install edgeptm-echo`"
+    )
 
 
 def test_backends_cli_table_and_json(fake_plugins: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +127,7 @@ def test_backends_cli_table_and_json(fake_plugins: Path, monkeypatch: pytest.Mon
 def test_help_and_backends_do_not_import_heavy_libraries() -> None:
     code = (
         "import sys; from click.testing import CliRunner; from edgeptm.cli import cli, main; "
-        "from edgeptm.commands import register_all; register_all(cli); "
+        "from edgeptm.cli import register_all; register_all(cli); "
         "r = CliRunner().invoke(cli, ['backends']); assert r.exit_code == 0, r.output; "
         "CliRunner().invoke(cli, ['--help']); "
         "print(sorted(m for m in ('torch', 'transformers', 'onnxruntime', 'openvino', 'optimum', 'matplotlib') if m in sys.modules))"

@@ -15,7 +15,8 @@ def _hookspecs() -> dict[str, str]:
     found = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and any(
-            (isinstance(d, ast.Name) and d.id == "hookspec") or (isinstance(d, ast.Call) and getattr(d.func, "id", "") == "hookspec")
+            (isinstance(d, ast.Name) and d.id == "hookspec")
+            or (isinstance(d, ast.Call) and getattr(d.func, "id", "") == "hookspec")
             for d in node.decorator_list
         ):
             args = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]

@@ -8,10 +8,11 @@ import math
 import random
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from edgeptm.data.languages import canonical_language
 from edgeptm.errors import PerturbationError
-from edgeptm.languages import canonical_language
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -42,8 +43,10 @@ class Perturbation:
     description: str
     fn: PerturbFn
     family: str = "other"
-    scripts: frozenset[str] | None = None
-    languages: frozenset[str] | None = None
+    scripts: AbstractSet[str] | None = None
+    """Stored as a frozenset."""
+    languages: AbstractSet[str] | None = None
+    """Stored as a frozenset of canonical codes."""
     strength_range: tuple[float, float] = (0.0, 1.0)
     default_strength: float = 0.1
     strength_unit: str = "share of units changed"
@@ -85,7 +88,7 @@ class Perturbation:
         """Whether it applies to ``language`` written in ``scripts``, given the languages present."""
         if self.languages is not None and canonical_language(language) not in self.languages:
             return False
-        if self.scripts is not None and not self.scripts.intersection(scripts):
+        if self.scripts is not None and not set(self.scripts).intersection(scripts):
             return False
         if self.needs_other_languages:
             mine = canonical_language(language)

@@ -4,7 +4,7 @@ plugin's (entry point ``perturbations`` in the ``edgeptm`` group)."""
 from __future__ import annotations
 
 from edgeptm import hookimpl
-from edgeptm.languages import CASED_SCRIPTS, CJK_SCRIPTS
+from edgeptm.data.languages import CASED_SCRIPTS, CJK_SCRIPTS
 from edgeptm.perturb import chars, mixing, orthography, social, surface, words
 from edgeptm.perturb.base import Perturbation
 

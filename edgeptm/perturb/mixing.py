@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from edgeptm.languages import canonical_language
+from edgeptm.data.languages import canonical_language
 from edgeptm.perturb.base import Context, count
 from edgeptm.perturb.text import insert_words, join_units, split_units
 

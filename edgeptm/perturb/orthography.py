@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import unicodedata
 
-from edgeptm.languages import char_script
+from edgeptm.data.languages import char_script
 from edgeptm.perturb.base import Context, count
 from edgeptm.perturb.text import positions
 

@@ -7,7 +7,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 
-from edgeptm.languages import char_script
+from edgeptm.data.languages import char_script
 
 UNSPACED_SCRIPTS = frozenset({"Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myanmar"})
 Unit = tuple[str, str]

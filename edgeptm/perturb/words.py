@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from edgeptm.languages import char_script
+from edgeptm.data.languages import char_script
 from edgeptm.perturb.base import Context, count
 from edgeptm.perturb.text import UNSPACED_SCRIPTS, join_units, split_units
 

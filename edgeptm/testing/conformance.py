@@ -1,6 +1,6 @@
 """Run the conformance suite on any installed backend without writing a test file:
 
-    pytest --pyargs edgeptm.testing.conformance --edgeptm-backend NAME [--edgeptm-device DEVICE]
+pytest --pyargs edgeptm.testing.conformance --edgeptm-backend NAME [--edgeptm-device DEVICE]
 """
 
 from edgeptm.testing.suite import BackendConformance

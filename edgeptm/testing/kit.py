@@ -78,7 +78,7 @@ class Kit:
     def reference(self) -> Runner:
         """The model on the torch backend in fp32 on CPU: what every artifact is checked against."""
         if self._reference is None:
-            from edgeptm.artifacts import model_manifest
+            from edgeptm.manifest import model_manifest
 
             torch = self.plugins.available_backend("torch")
             self._reference = torch.load(self.model, model_manifest(self.model), device="cpu")
@@ -120,8 +120,13 @@ class Kit:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             deploy.quantize(
-                self.plugins, source, out, precision=precision, calibration=calibration,
-                validation_texts=validation, evaluation=self.split("eval"),
+                self.plugins,
+                source,
+                out,
+                precision=precision,
+                calibration=calibration,
+                validation_texts=validation,
+                evaluation=self.split("eval"),
             )
         return out
 

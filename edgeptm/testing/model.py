@@ -26,7 +26,7 @@ def build_classifier(out: Path, *, steps: int = 60, seed: int = 0, max_length: i
     from edgeptm import data
     from edgeptm.data import LabelMap
     from edgeptm.manifest import Manifest
-    from edgeptm.tinymodel import build_model
+    from edgeptm.train.tinymodel import build_model
 
     hf_logging.set_verbosity_error()
     train = data.load("builtin:sample", split="train")
@@ -34,7 +34,9 @@ def build_classifier(out: Path, *, steps: int = 60, seed: int = 0, max_length: i
     with tempfile.TemporaryDirectory() as work:
         # The vocabulary covers every split, so the test texts of each script tokenize to real pieces.
         texts = [t for split in ("train", "eval", "test") for t in data.load("builtin:sample", split=split).texts]
-        base = build_model(Path(work) / "base", texts, size=KIT_SIZE, vocab_size=2000, max_position_embeddings=64, seed=seed)
+        base = build_model(
+            Path(work) / "base", texts, size=KIT_SIZE, vocab_size=2000, max_position_embeddings=64, seed=seed
+        )
         tokenizer = AutoTokenizer.from_pretrained(base)
         torch.manual_seed(seed)
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -63,7 +65,11 @@ def build_classifier(out: Path, *, steps: int = 60, seed: int = 0, max_length: i
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         Manifest(
-            backend="torch", precision="fp32", labels=labels.names, max_length=max_length,
-            files=["model.safetensors"], source=str(Path(out).resolve()),
+            backend="torch",
+            precision="fp32",
+            labels=labels.names,
+            max_length=max_length,
+            files=["model.safetensors"],
+            source=str(Path(out).resolve()),
         ).save(tmp)
     return Path(out)

@@ -23,10 +23,15 @@ NO_BACKEND = (
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("edgeptm", "edgeptm backend conformance kit")
     group.addoption(
-        "--edgeptm-backend", action="append", default=[], metavar="NAME",
+        "--edgeptm-backend",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="backend the conformance kit tests (repeatable); for suites that don't name their own",
     )
-    group.addoption("--edgeptm-device", default=None, metavar="DEVICE", help="device to test on (default: each backend's own)")
+    group.addoption(
+        "--edgeptm-device", default=None, metavar="DEVICE", help="device to test on (default: each backend's own)"
+    )
     parser.addini("edgeptm_backends", type="args", default=[], help="backends the conformance kit tests")
     parser.addini("edgeptm_device", default="", help="device the conformance kit tests on")
 

@@ -55,9 +55,7 @@ class BackendConformance:
         assert backend.install_hint, "set `install_hint` (shown when the backend is unavailable)"
         assert issubclass(backend.Options, BaseModel)
         assert backend.Options.model_config.get("extra") == "forbid", "Options must forbid unknown keys"
-        plugin = next(
-            name for name, impls in _hook_owners(edgeptm_kit.plugins).items() if backend.name in impls
-        )
+        plugin = next(name for name, impls in _hook_owners(edgeptm_kit.plugins).items() if backend.name in impls)
         assert plugin in {ep.name for ep in _entry_points(ENTRY_POINT_GROUP)}, (
             f"backend {backend.name!r} comes from {plugin!r}, not an `{ENTRY_POINT_GROUP}` entry point"
         )
@@ -149,9 +147,10 @@ class BackendConformance:
         want = edgeptm_kit.predict(edgeptm_kit.reference, batch)
         _check(backend, precision, together, want, "a mixed-length batch vs torch")
         _check(backend, precision, alone, want, "the same texts one by one vs torch")
-        if backend.tolerance(precision) is not None:
+        tolerance = backend.tolerance(precision)
+        if tolerance is not None:
             diff = float(np.abs(together - alone).max())
-            assert diff <= backend.tolerance(precision), f"padding changes logits by {diff:.3g}"
+            assert diff <= tolerance, f"padding changes logits by {diff:.3g}"
 
     def test_batch_of_one(self, conformance_case: tuple[Backend, str], edgeptm_kit: Any) -> None:
         backend, precision = conformance_case
@@ -168,6 +167,7 @@ class BackendConformance:
         runner = edgeptm_kit.runner(backend, precision)
         empty = runner.encode(["x"])
         empty = {k: v[:0] for k, v in empty.items()}
+        batch: object
         for batch in ([], empty):
             try:
                 got = runner.predict(batch)
@@ -175,7 +175,9 @@ class BackendConformance:
                 continue  # a clean, one-line error is fine too
             assert got.shape == (0, len(runner.labels)) and got.dtype == np.float32
 
-    def test_long_input_is_truncated_with_a_warning(self, conformance_case: tuple[Backend, str], edgeptm_kit: Any) -> None:
+    def test_long_input_is_truncated_with_a_warning(
+        self, conformance_case: tuple[Backend, str], edgeptm_kit: Any
+    ) -> None:
         backend, precision = conformance_case
         runner = edgeptm_kit.runner(backend, precision)
         with pytest.warns(TruncationWarning):
@@ -211,7 +213,7 @@ def _hook_owners(plugins: Any) -> dict[str, set[str]]:
     for impl in plugins.pm.hook.edgeptm_register_backends.get_hookimpls():
         names: set[str] = set()
         try:
-            impl.function(register=lambda b: names.add(b.name))
+            impl.function(register=lambda b, names=names: names.add(b.name))
         except Exception:
             continue
         owners[impl.plugin_name] = names

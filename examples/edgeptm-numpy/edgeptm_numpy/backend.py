@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
-from edgeptm.artifacts import copy_tokenizer
-from edgeptm.backend import Availability, Backend, ExportResult, Runner
+from edgeptm.backend import Availability, Backend, ExportResult, QuantizeRequest, Runner
 from edgeptm.encoding import Encoded, Encoder
 from edgeptm.errors import BackendError, ModelError
-from edgeptm.manifest import Manifest
+from edgeptm.manifest import Manifest, copy_tokenizer
 from edgeptm_numpy.bert import ACTIVATIONS, forward
 
 WEIGHTS = "weights.npz"
@@ -42,7 +40,9 @@ class NumpyBackend(Backend):
 
         config = json.loads((Path(model_dir) / "config.json").read_text())
         if config.get("model_type") != "bert" or config.get("hidden_act") not in ACTIVATIONS:
-            raise BackendError(f"{model_dir}: the numpy backend runs BERT classifiers with {'/'.join(ACTIVATIONS)} only")
+            raise BackendError(
+                f"{model_dir}: the numpy backend runs BERT classifiers with {'/'.join(ACTIVATIONS)} only"
+            )
         weights = Path(model_dir) / "model.safetensors"
         if not weights.is_file():
             raise BackendError(f"{model_dir}: the numpy backend needs model.safetensors")
@@ -50,21 +50,12 @@ class NumpyBackend(Backend):
         copy_tokenizer(model_dir, out)
         return ExportResult([WEIGHTS])
 
-    def quantize(
-        self,
-        artifact: Path,
-        out: Path,
-        *,
-        precision: str,
-        options: BaseModel,
-        calibration: Sequence[str],
-        manifest: Manifest,
-    ) -> ExportResult:
-        if precision == manifest.precision:
-            raise BackendError(f"{artifact} is already {precision}")
-        with np.load(artifact / WEIGHTS) as weights:
-            np.savez(out / WEIGHTS, **{k: v.astype(DTYPES[precision]) for k, v in weights.items()})
-        copy_tokenizer(artifact, out)
+    def quantize(self, request: QuantizeRequest) -> ExportResult:
+        if request.precision == request.manifest.precision:
+            raise BackendError(f"{request.artifact} is already {request.precision}")
+        with np.load(request.artifact / WEIGHTS) as weights:
+            np.savez(request.out / WEIGHTS, **{k: v.astype(DTYPES[request.precision]) for k, v in weights.items()})
+        copy_tokenizer(request.artifact, request.out)
         return ExportResult([WEIGHTS])
 
     def load(self, artifact: Path, manifest: Manifest, *, device: str = "cpu", threads: int | None = None) -> Runner:

@@ -66,7 +66,12 @@ def forward(weights: Weights, config: dict[str, Any], encoded: dict[str, np.ndar
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         context = (scores / scores.sum(-1, keepdims=True)) @ v
         context = context.transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
-        x = _layer_norm(weights, f"{p}.attention.output.LayerNorm", x + _linear(weights, f"{p}.attention.output.dense", context), eps)
+        x = _layer_norm(
+            weights,
+            f"{p}.attention.output.LayerNorm",
+            x + _linear(weights, f"{p}.attention.output.dense", context),
+            eps,
+        )
         inner = act(_linear(weights, f"{p}.intermediate.dense", x))
         x = _layer_norm(weights, f"{p}.output.LayerNorm", x + _linear(weights, f"{p}.output.dense", inner), eps)
     pooled = np.tanh(_linear(weights, "bert.pooler.dense", x[:, 0]))

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
-from importlib import metadata
 import json
 import tempfile
-from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgeptm.artifacts import copy_tokenizer
-from edgeptm.backend import Availability, Backend, ExportResult, Runner
+from edgeptm.backend import Availability, Backend, ExportResult, QuantizeRequest, Runner
 from edgeptm.encoding import Encoded, Encoder
 from edgeptm.errors import BackendError, ModelError
-from edgeptm.manifest import Manifest
+from edgeptm.manifest import Manifest, copy_tokenizer
 
 MODEL_FILE = "model.onnx"
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
@@ -34,7 +32,9 @@ class OnnxOptions(BaseModel):
     optimize: bool = Field(True, description="apply ORT transformer fusions (attention, layer norm, GELU)")
     per_channel: bool = Field(True, description="int8: one scale per output channel of each weight")
     reduce_range: bool = Field(False, description="int8: 7-bit weights, avoids U8S8 saturation on AVX2 without VNNI")
-    calibration_size: int = Field(128, ge=1, description="int8-static: calibration texts, sampled evenly across languages")
+    calibration_size: int = Field(
+        128, ge=1, description="int8-static: calibration texts, sampled evenly across languages"
+    )
     calibrate_method: Literal["minmax", "entropy", "percentile"] = "minmax"
 
 
@@ -101,20 +101,24 @@ class OnnxBackend(Backend):
         optimized.save_model_to_file(str(dst))
         return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
 
-    def quantize(
-        self,
-        artifact: Path,
-        out: Path,
-        *,
-        precision: str,
-        options: BaseModel,
-        calibration: Sequence[str],
-        manifest: Manifest,
-    ) -> ExportResult:
+    def quantize(self, request: QuantizeRequest) -> ExportResult:
         import onnx
-        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+        from onnxruntime.quantization import (
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_dynamic,
+            quantize_static,
+        )
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
+        artifact, out, precision, manifest, options = (
+            request.artifact,
+            request.out,
+            request.precision,
+            request.manifest,
+            request.options,
+        )
         assert isinstance(options, OnnxOptions)
         if manifest.precision != "fp32":
             raise BackendError(f"{artifact}: quantize an fp32 ONNX artifact, not a {manifest.precision} one")
@@ -136,7 +140,7 @@ class OnnxBackend(Backend):
                 )
                 info = {"scheme": "dynamic", "calibration_texts": 0}
             else:
-                texts = list(calibration)[: options.calibration_size]
+                texts = list(request.calibration)[: options.calibration_size]
                 if not texts:
                     raise BackendError("int8-static needs calibration texts (pass --calibration DATA)")
                 encoder = Encoder.from_dir(artifact, manifest.max_length)
@@ -192,9 +196,7 @@ class _Calibration:
     """onnxruntime CalibrationDataReader over texts, one text per feed."""
 
     def __init__(self, encoder: Encoder, texts: list[str], inputs: list[str]) -> None:
-        self.feeds = iter(
-            [{k: v for k, v in encoder([t]).items() if k in inputs} for t in texts]
-        )
+        self.feeds = iter([{k: v for k, v in encoder([t]).items() if k in inputs} for t in texts])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self.feeds, None)

@@ -4,47 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from importlib import metadata
 import tempfile
-from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from edgeptm.artifacts import copy_tokenizer
-from edgeptm.backend import Availability, Backend, ExportResult, Runner
-from edgeptm.data import Dataset
+from edgeptm.backend import Availability, Backend, ExportResult, QuantizeRequest, Runner
 from edgeptm.errors import BackendError
-from edgeptm.manifest import Manifest
-
-MODEL_XML = "openvino_model.xml"
-MODEL_BIN = "openvino_model.bin"
-FILES = [MODEL_XML, MODEL_BIN]
-
-
-class OpenVinoOptions(BaseModel):
-    """Options of the ``openvino`` backend (recipe ``options:`` and CLI ``--option key=value``).
-
-    Runtime options (hint, cache, static shape, inference precision) are kept in the
-    manifest and applied whenever the artifact is loaded.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    performance_hint: Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"] = Field(
-        "LATENCY", description="OpenVINO performance hint; THROUGHPUT runs a batch as parallel requests"
-    )
-    cache_dir: str | None = Field(None, description="model cache dir: compiled blobs, so later loads are fast")
-    static_shape: bool = Field(False, description="compile for [batch_size, max_length] (always on for NPU)")
-    batch_size: int = Field(1, ge=1, description="rows of the static shape")
-    inference_precision: Literal["f32", "f16", "bf16"] | None = Field(
-        None, description="CPU/GPU compute precision (default f32, so results match what was validated)"
-    )
-    preset: Literal["mixed", "performance"] = Field("mixed", description="int8: NNCF preset (mixed: asymmetric activations)")
-    calibration_size: int = Field(300, ge=1, description="int8: calibration texts, sampled evenly across languages")
-    max_drop: float = Field(1.0, ge=0, le=100, description="int8-acc: max drop in eval macro-F1, in points")
-    eval_size: int | None = Field(None, ge=1, description="int8-acc: eval texts used, sampled evenly across languages (default all)")
+from edgeptm.manifest import Manifest, copy_tokenizer
+from edgeptm_openvino.options import FILES, MODEL_XML, OpenVinoOptions
 
 
 class OpenVinoBackend(Backend):
@@ -99,19 +68,11 @@ class OpenVinoBackend(Backend):
         copy_tokenizer(model_dir, out)
         return ExportResult(list(FILES), {"converter": "optimum-intel"})
 
-    def quantize(
-        self,
-        artifact: Path,
-        out: Path,
-        *,
-        precision: str,
-        options: BaseModel,
-        calibration: Sequence[str],
-        manifest: Manifest,
-        evaluation: Dataset | None = None,
-    ) -> ExportResult:
+    def quantize(self, request: QuantizeRequest) -> ExportResult:
         from edgeptm_openvino import quantize
 
+        artifact, out, precision, manifest = request.artifact, request.out, request.precision, request.manifest
+        options = request.options
         assert isinstance(options, OpenVinoOptions)
         if manifest.precision != "fp32":
             raise BackendError(f"{artifact}: quantize an fp32 OpenVINO artifact, not a {manifest.precision} one")
@@ -123,8 +84,12 @@ class OpenVinoBackend(Backend):
             if not _has("nncf"):
                 raise BackendError(f"{precision} needs NNCF; install it with `{self.install_hint}`")
             info = quantize.int8(
-                artifact, out / MODEL_XML, manifest=manifest, options=options, calibration=calibration,
-                evaluation=evaluation if precision == "int8-acc" else None,
+                artifact,
+                out / MODEL_XML,
+                manifest=manifest,
+                options=options,
+                calibration=request.calibration,
+                evaluation=request.evaluation if precision == "int8-acc" else None,
             )
         copy_tokenizer(artifact, out)
         return ExportResult(list(FILES), info)

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -15,10 +15,8 @@ from edgeptm.data import Dataset, LabelMap, sample_evenly
 from edgeptm.encoding import Encoder
 from edgeptm.errors import BackendError
 from edgeptm.manifest import Manifest
-from edgeptm.metrics import macro_f1
-
-if TYPE_CHECKING:
-    from edgeptm_openvino.backend import OpenVinoOptions
+from edgeptm.measure.metrics import macro_f1
+from edgeptm_openvino.options import MODEL_XML, OpenVinoOptions
 
 EVAL_BATCH = 32
 
@@ -47,8 +45,6 @@ def int8(
     """NNCF int8 (transformer model type); with ``evaluation``, keep the macro-F1 drop within ``max_drop`` points."""
     import nncf
     import openvino as ov
-
-    from edgeptm_openvino.backend import MODEL_XML
 
     nncf.set_log_level(logging.ERROR)  # its INFO lines and progress bars would fill the CLI's stdout
 

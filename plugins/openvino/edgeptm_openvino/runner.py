@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,9 +11,7 @@ from edgeptm.encoding import Encoded, Encoder
 from edgeptm.errors import ModelError
 from edgeptm.manifest import Manifest
 from edgeptm_openvino.devices import device_family
-
-if TYPE_CHECKING:
-    from edgeptm_openvino.backend import OpenVinoOptions
+from edgeptm_openvino.options import MODEL_XML, OpenVinoOptions
 
 STATIC_FAMILIES = {"NPU"}
 """Devices that compile only static shapes."""
@@ -28,8 +25,6 @@ class OpenVinoRunner(Runner):
         self, artifact: Path, manifest: Manifest, *, device: str, threads: int | None, options: OpenVinoOptions
     ) -> None:
         import openvino as ov
-
-        from edgeptm_openvino.backend import MODEL_XML
 
         super().__init__(manifest, Encoder.from_dir(artifact, manifest.max_length))
         path = artifact / MODEL_XML

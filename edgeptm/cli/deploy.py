@@ -1,0 +1,93 @@
+"""``edgeptm export`` and ``edgeptm quantize``: artifacts validated against the torch reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgeptm.cli.options import current_plugins, data_options, load_data, parse_options
+
+
+@click.command()
+@click.option("--model", required=True, type=click.Path(path_type=Path), help="Fine-tuned save_pretrained folder.")
+@click.option("--backend", "backend_name", required=True, help="Backend name (see `edgeptm backends`).")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Backend option (repeatable).")
+@click.option("--max-length", default=None, type=int, help="Max tokens (default: the model's).")
+@click.option(
+    "--validate-on", default="builtin:sample", show_default=True, help="Texts to check the export against torch."
+)
+def export(model, backend_name, out, options, max_length, validate_on) -> None:
+    """Export a fine-tuned model with a backend, validated against the torch model."""
+    from edgeptm import data, deploy
+
+    texts = deploy.validation_texts(data.load(validate_on, split="eval"))
+    manifest = deploy.export(
+        current_plugins(),
+        backend_name,
+        model,
+        out,
+        options=parse_options(options),
+        max_length=max_length,
+        validation_texts=texts,
+    )
+    print_artifact(out, manifest)
+
+
+def print_artifact(out: Path, manifest) -> None:
+    from edgeptm.fsutil import dir_size
+
+    size = dir_size(out, manifest.files) / 2**20
+    line = f"wrote {out}: {manifest.backend} {manifest.precision}, {size:.2f} MB"
+    if manifest.validation:
+        v = manifest.validation
+        line += f"; vs torch fp32: max |Δlogit| {v['max_abs_logit_diff']:.3g}, agreement {v['agreement_pct']:.1f}% on {v['n']} texts"
+    click.echo(line)
+
+
+@click.command()
+@click.option("--artifact", required=True, type=click.Path(path_type=Path), help="An exported fp32 artifact.")
+@click.option("--precision", required=True, help="Target precision, e.g. int8 or int8-static.")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--calibration",
+    default="builtin:sample",
+    show_default=True,
+    help="Calibration data (its train split), sampled evenly across languages.",
+)
+@click.option(
+    "--calibration-size", default=256, show_default=True, type=click.IntRange(min=1), help="Calibration texts."
+)
+@click.option(
+    "--validate-on",
+    default="builtin:sample",
+    show_default=True,
+    help="Data (its eval split) to check the variant against torch; calibration texts are never used.",
+)
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Backend option (repeatable).")
+@click.option(
+    "--eval-data",
+    default=None,
+    help="Labelled eval data, for precisions that measure accuracy while quantizing (e.g. openvino int8-acc).",
+)
+@data_options
+def quantize(artifact, precision, out, calibration, calibration_size, validate_on, options, eval_data, **kw) -> None:
+    """Quantize an exported artifact with the backend that made it."""
+    from edgeptm import deploy
+
+    texts = deploy.quantize_texts(
+        load_data(calibration, "train", kw), load_data(validate_on, "eval", kw), calibration_size=calibration_size
+    )
+    evaluation = load_data(eval_data, "eval", kw) if eval_data else None
+    manifest = deploy.quantize(
+        current_plugins(),
+        artifact,
+        out,
+        precision=precision,
+        options=parse_options(options),
+        texts=texts,
+        evaluation=evaluation,
+    )
+    click.echo(texts.describe(), err=True)
+    print_artifact(out, manifest)

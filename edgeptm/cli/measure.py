@@ -1,0 +1,267 @@
+"""``edgeptm evaluate`` and ``edgeptm bench``: accuracy per language and speed, through each artifact's runner."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edgeptm.cli.options import current_plugins, data_options, int_list, load_data, warn_problems
+
+
+@click.command()
+@click.option("--artifact", "artifacts", required=True, multiple=True, type=click.Path(path_type=Path))
+@click.option("--data", "data_path", required=True, help="Labelled evaluation data.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
+@data_options
+@click.option(
+    "--reference",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="fp32 reference (default: the artifact's source model).",
+)
+@click.option(
+    "--train-languages", default=None, help="Comma-separated training languages: report zero-shot transfer separately."
+)
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--threads", default=None, type=int)
+@click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def evaluate(
+    artifacts, data_path, split, reference, train_languages, batch_size, threads, device, as_json, **kw
+) -> None:
+    """Accuracy and macro-F1 per language, and agreement with the fp32 model, for each artifact."""
+    from edgeptm.measure.evaluate import evaluate as run_evaluate
+    from edgeptm.report.tables import evaluation_rows, text_table
+
+    data = load_data(data_path, split, kw)
+    train_langs = [x.strip() for x in train_languages.split(",")] if train_languages else None
+    references: dict = {}
+    results = [
+        {
+            "name": str(a),
+            **run_evaluate(
+                current_plugins(),
+                a,
+                data,
+                reference=reference,
+                batch_size=batch_size,
+                threads=threads,
+                device=device,
+                train_languages=train_langs,
+                reference_cache=references,
+            ),
+        }
+        for a in artifacts
+    ]
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        click.echo(text_table(*evaluation_rows(results)))
+        for r in results:
+            for group in ("in_language", "zero_shot"):
+                block = r.get("transfer", {}).get(group)
+                if block:
+                    o = block["overall"]
+                    click.echo(
+                        f"{r['name']} {group}: n {o['n']}, accuracy {100 * o['accuracy']:.2f}, "
+                        f"macro_f1 {100 * o['macro_f1']:.2f} ({', '.join(block['per_language'])})"
+                    )
+
+
+@click.command()
+@click.option("--artifact", "artifacts", required=True, multiple=True, type=click.Path(path_type=Path))
+@click.option("--batch-sizes", default="1,8", show_default=True, callback=int_list)
+@click.option("--seq-lengths", default="128", show_default=True, callback=int_list)
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="Intra-op threads (default: all cores).")
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0))
+@click.option("--iterations", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench(artifacts, batch_sizes, seq_lengths, threads, warmup, iterations, device, as_json) -> None:
+    """Latency p50/p90/p99, throughput, peak RSS, load time and size, side by side."""
+    from edgeptm.deploy import artifact_manifest
+    from edgeptm.measure.bench import BenchOptions
+    from edgeptm.measure.bench import bench as run_bench
+    from edgeptm.report.tables import bench_rows, text_table
+
+    plugins = current_plugins()
+    for a in artifacts:
+        backend = plugins.available_backend(artifact_manifest(a).backend)
+        if device is not None:
+            backend.check_device(device)
+    options = BenchOptions(
+        batch_sizes=batch_sizes,
+        seq_lengths=seq_lengths,
+        threads=threads,
+        warmup=warmup,
+        iterations=iterations,
+        device=device,
+    )
+    results = run_bench([(str(a), a) for a in artifacts], options)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        click.echo(text_table(*bench_rows(results)))
+
+
+def artifact_names(paths: tuple[Path, ...]) -> list[tuple[str, Path]]:
+    """Name each artifact by its folder, or by its path where folder names clash."""
+    counts = Counter(p.name for p in paths)
+    return [(p.name if counts[p.name] == 1 else str(p), p) for p in paths]
+
+
+def _list(plugins) -> None:
+    from edgeptm.report.tables import text_table
+
+    rows = [
+        [
+            p.name,
+            p.family,
+            p.where(),
+            f"{p.default_strength:g}",
+            f"{p.strength_range[0]:g}-{p.strength_range[1]:g} {p.strength_unit}",
+            p.description,
+        ]
+        for p in plugins.perturbations().values()
+    ]
+    click.echo(text_table(["name", "family", "applies to", "default", "strength", "description"], rows))
+
+
+def _print(result: dict[str, Any]) -> None:
+    from edgeptm.report.tables import text_table
+
+    arts = result["artifacts"]
+    rows = []
+    for lang in result["data"]["languages"]:
+        for a in arts:
+            top = a["most_damaging"][lang]
+            damage = ", ".join(
+                f"{e['perturbation']} {100 * e['macro_f1_drop']:+.1f}/{100 * e['flip_rate']:.0f}%" for e in top
+            )
+            rows.append([lang, a["name"], 100 * a["clean"]["per_language"][lang]["macro_f1"], damage])
+    click.echo(text_table(["language", "artifact", "clean_f1", "most damaging (macro-F1 drop / flip rate)"], rows))
+    for diff in result["differences"]:
+        a, b = diff["baseline"], diff["artifact"]
+        rows = [
+            [
+                lang,
+                100 * d["clean_macro_f1"][a],
+                100 * d["clean_macro_f1"][b],
+                100 * d["mean_flip_rate"][a],
+                100 * d["mean_flip_rate"][b],
+                100 * d["mean_disagreement"],
+                f"{d['worst']['perturbation']} {100 * d['worst']['macro_f1_drop']:+.1f}" if d["worst"] else "none",
+            ]
+            for lang, d in diff["per_language"].items()
+        ]
+        click.echo(f"\n{b} vs {a}:")
+        click.echo(
+            text_table(
+                ["language", f"f1_{a}", f"f1_{b}", f"flip%_{a}", f"flip%_{b}", "disagree%", "worst_extra_drop"], rows
+            )
+        )
+
+
+def warn_skipped(result: dict[str, Any], explicit: bool) -> None:
+    """One warning per requested perturbation that applies nowhere; one line in all for the default suite."""
+    skipped = result["skipped"]
+    if explicit:
+        for s in skipped:
+            click.echo(f"warning: {s['message']}; skipped", err=True)
+    elif skipped:
+        langs = ", ".join(result["data"]["languages"])
+        names = ", ".join(s["label"] for s in skipped)
+        click.echo(
+            f"warning: {len(skipped)} perturbations apply to none of the languages present ({langs}); skipped: {names}",
+            err=True,
+        )
+
+
+@click.command()
+@click.option("--list", "list_only", is_flag=True, help="List the registered perturbations and exit.")
+@click.option(
+    "--artifact",
+    "artifacts",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Artifact or fine-tuned model folder (repeatable; the first is the baseline of the comparison).",
+)
+@click.option("--eval", "eval_path", default=None, help="Labelled evaluation data: file or per-language folder.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
+@data_options
+@click.option(
+    "--perturbation",
+    "-p",
+    "perturbations",
+    multiple=True,
+    metavar="NAME[:STRENGTH]",
+    help="A perturbation, optionally at a strength (repeatable; default: the whole suite at default strengths).",
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Seed of every perturbation (and of --max-per-language)."
+)
+@click.option(
+    "--max-per-language", default=None, type=click.IntRange(min=1), help="Use at most N examples per language."
+)
+@click.option(
+    "--out", default=None, type=click.Path(path_type=Path), help="Write report.json, report.md and PNG heatmaps here."
+)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=None, type=click.IntRange(min=1))
+@click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def robustness(
+    list_only,
+    artifacts,
+    eval_path,
+    split,
+    perturbations,
+    seed,
+    max_per_language,
+    out,
+    batch_size,
+    threads,
+    device,
+    as_json,
+    **kw,
+) -> None:
+    """Accuracy, macro-F1, drop from clean and flip rate under text perturbations, per artifact and language."""
+    from edgeptm.perturb import resolve_specs
+    from edgeptm.plugins import get_plugins
+
+    plugins = get_plugins()
+    if list_only:
+        _list(plugins)
+        warn_problems(plugins)
+        return
+    if not artifacts or not eval_path:
+        raise click.UsageError("pass --artifact (one or more) and --eval DATA, or --list")
+    from edgeptm.measure.robustness import run_robustness, subsample
+    from edgeptm.report.robustness import write_report
+
+    specs = resolve_specs(plugins.perturbations(), perturbations)
+    data = subsample(load_data(eval_path, split, kw), max_per_language, seed)
+    result = run_robustness(
+        plugins,
+        artifact_names(artifacts),
+        data,
+        specs,
+        seed=seed,
+        batch_size=batch_size,
+        threads=threads,
+        device=device,
+        log=lambda m: click.echo(m, err=True),
+    )
+    warn_problems(plugins)
+    warn_skipped(result, explicit=bool(perturbations))
+    if out is not None:
+        files = write_report(out, result)
+        click.echo(f"wrote {out}: {', '.join(files)}", err=True)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        _print(result)

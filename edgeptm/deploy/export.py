@@ -1,0 +1,46 @@
+"""Export a fine-tuned model with a backend, validated against the torch model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from edgeptm.backend import REFERENCE_BACKEND
+from edgeptm.deploy.validate import validate
+from edgeptm.fsutil import atomic_dir
+from edgeptm.manifest import Manifest, model_manifest
+from edgeptm.plugins import Plugins
+
+
+def export(
+    plugins: Plugins,
+    backend_name: str,
+    model_dir: Path,
+    out: Path,
+    *,
+    options: Mapping[str, Any] | None = None,
+    max_length: int | None = None,
+    validation_texts: Sequence[str] = (),
+) -> Manifest:
+    """Export the fine-tuned ``model_dir`` with a backend into ``out``, validated against torch."""
+    model_dir = Path(model_dir)
+    backend = plugins.available_backend(backend_name)
+    source = model_manifest(model_dir, max_length)
+    opts = backend.parse_options(options)
+    with atomic_dir(Path(out)) as tmp:
+        result = backend.export(model_dir, tmp, options=opts, max_length=source.max_length)
+        manifest = Manifest(
+            backend=backend.name,
+            precision=backend.export_precision,
+            labels=source.labels,
+            max_length=source.max_length,
+            files=result.files,
+            source=source.source or str(model_dir.resolve()),
+            options=opts.model_dump(mode="json"),
+            export_info=dict(result.info or {}),
+        )
+        if validation_texts and backend.name != REFERENCE_BACKEND:
+            manifest.validation = validate(plugins, tmp, manifest, validation_texts)
+        manifest.save(tmp)
+    return manifest

@@ -1,0 +1,124 @@
+"""Quantize an exported artifact: the one path the CLI and recipes share.
+
+Where the texts come from is documented and the same everywhere:
+
+* **calibration**: ``calibration_size`` texts of the *calibration data* (the CLI's ``--calibration``,
+  default ``builtin:sample``, train split; a recipe's ``data.train``), sampled evenly across languages;
+* **validation**: up to 256 texts of the *validation data* (the CLI's ``--validate-on``, default
+  ``builtin:sample``, eval split; a recipe's ``data.eval``), sampled evenly across languages, never one
+  of the calibration texts, so agreement is measured on text the quantizer did not see.
+
+The manifest's ``validation`` records both sources and counts, and the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeptm.backend import QuantizeRequest
+from edgeptm.data import Dataset, sample_evenly
+from edgeptm.deploy.runners import artifact_manifest
+from edgeptm.deploy.validate import VALIDATION_SIZE, validate, validation_texts
+from edgeptm.errors import BackendError, DataError
+from edgeptm.fsutil import atomic_dir
+from edgeptm.manifest import Manifest
+from edgeptm.plugins import Plugins
+
+CALIBRATION_SIZE = 256
+
+
+@dataclass(frozen=True)
+class QuantizeTexts:
+    """The calibration and validation texts of one quantization, and where they came from."""
+
+    calibration: list[str]
+    validation: list[str]
+    calibration_source: str
+    validation_source: str
+
+    def describe(self) -> str:
+        return (
+            f"calibrated on {len(self.calibration)} texts of {self.calibration_source}; "
+            f"validated on {len(self.validation)} other texts of {self.validation_source}"
+        )
+
+
+def quantize_texts(
+    calibration: Dataset,
+    validation: Dataset,
+    *,
+    calibration_size: int = CALIBRATION_SIZE,
+    validation_size: int = VALIDATION_SIZE,
+) -> QuantizeTexts:
+    """Pick calibration texts from ``calibration`` and validation texts from ``validation``, disjoint."""
+    calib = [e.text for e in sample_evenly(calibration, calibration_size)]
+    valid = validation_texts(validation, validation_size, exclude=calib)
+    if not valid:
+        raise DataError(
+            f"{validation.source}: no validation texts left once the {len(calib)} calibration texts are set aside; "
+            "validate on other data"
+        )
+    return QuantizeTexts(calib, valid, calibration.source, validation.source)
+
+
+def quantize(
+    plugins: Plugins,
+    artifact: Path,
+    out: Path,
+    *,
+    precision: str,
+    options: Mapping[str, Any] | None = None,
+    texts: QuantizeTexts | None = None,
+    evaluation: Dataset | None = None,
+    calibration: Sequence[str] = (),
+    validation_texts: Sequence[str] = (),
+) -> Manifest:
+    """Make a ``precision`` variant of an exported artifact with the backend that owns it.
+
+    Give ``texts`` (from :func:`quantize_texts`), or the bare ``calibration`` and ``validation_texts``
+    lists. ``evaluation`` (labelled eval data) reaches the backend only for the precisions it lists in
+    ``eval_data_precisions``; those fail clearly without it.
+    """
+    if texts is not None:
+        calibration, validation_texts = texts.calibration, texts.validation
+    artifact = Path(artifact)
+    source = artifact_manifest(artifact)
+    backend = plugins.available_backend(source.backend)
+    backend.check_precision(precision)
+    opts = backend.parse_options(options)
+    needs_eval = precision in backend.eval_data_precisions
+    if needs_eval and (evaluation is None or len(evaluation) == 0):
+        raise BackendError(
+            f"precision {precision!r} of backend {backend.name!r} measures accuracy while quantizing: "
+            "give it labelled eval data (--eval-data, or data.eval in a recipe)"
+        )
+    with atomic_dir(Path(out)) as tmp:
+        request = QuantizeRequest(
+            artifact=artifact,
+            out=tmp,
+            precision=precision,
+            options=opts,
+            manifest=source,
+            calibration=list(calibration),
+            evaluation=evaluation if needs_eval else None,
+        )
+        result = backend.quantize(request)
+        manifest = source.model_copy(
+            update={
+                "precision": precision,
+                "files": result.files,
+                "options": opts.model_dump(mode="json"),
+                "export_info": {**source.export_info, **(result.info or {})},
+                "validation": None,
+            }
+        )
+        if validation_texts:
+            manifest.validation = validate(plugins, tmp, manifest, validation_texts)
+            if texts is not None:
+                manifest.validation["source"] = texts.validation_source
+                manifest.validation["calibration"] = {"source": texts.calibration_source, "n": len(texts.calibration)}
+        manifest.save(tmp)
+    return manifest

@@ -1,0 +1,1 @@
+"""Measuring artifacts through their own runners: metrics, evaluation, benchmarks, robustness."""

@@ -1,0 +1,73 @@
+"""The run context every stage gets: the recipe, plugins, artifacts so far, datasets and paths."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeptm import data
+from edgeptm.errors import RecipeError
+from edgeptm.fsutil import fingerprint
+from edgeptm.plugins import Plugins
+from edgeptm.stage import MLM
+
+
+@dataclass
+class Context:
+    recipe: Any
+    """The validated recipe (see :mod:`edgeptm.recipes.schema`)."""
+    root: Path
+    out: Path
+    plugins: Plugins
+    log: Callable[[str], None]
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    """What each artifact is (from the recipe check): ``mlm``, ``torch`` or a backend name."""
+    _datasets: dict[str, data.Dataset] = field(default_factory=dict)
+
+    def path(self, value: str) -> str:
+        """Recipe paths are relative to the recipe file; ``builtin:`` and hub ids pass through."""
+        if value.startswith(data.BUILTIN_PREFIX):
+            return value
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (self.root / p))
+
+    def dataset(self, split: str) -> data.Dataset:
+        if split not in self._datasets:
+            spec = self.recipe.data
+            source = getattr(spec, split)
+            if source is None:
+                raise RecipeError(f"data.{split} is not set")
+            langs = spec.train_languages if split == "train" else spec.eval_languages
+            self._datasets[split] = data.load(
+                self.path(source),
+                split=split,
+                columns=data.Columns(spec.columns.text, spec.columns.label, spec.columns.language),
+                languages=langs,
+            )
+        return self._datasets[split]
+
+    def data_fingerprint(self, *splits: str) -> str:
+        spec = self.recipe.data
+        sources = [getattr(spec, split) for split in splits]
+        return fingerprint(spec.model_dump(mode="json"), *[data.resolve(self.path(s)) if s else None for s in sources])
+
+    def deployable(self) -> list[str]:
+        """Artifacts made so far that classify (the default of evaluate, bench, robustness): all but masked LMs."""
+        return [n for n in self.artifacts if self.kinds.get(n) != MLM]
+
+    def spec(self, value: str) -> str:
+        """A ``[LANG=]PATH`` corpus spec with PATH relative to the recipe file."""
+        from edgeptm.data.corpus import parse_spec
+
+        lang, path = parse_spec(value)
+        return f"{lang}={self.path(str(path))}" if lang else self.path(str(path))
+
+    def model_fingerprint(self) -> str:
+        model = self.recipe.model
+        local = Path(self.path(model))
+        return fingerprint(model, local) if local.exists() else fingerprint(model)

@@ -1,0 +1,80 @@
+"""Run a recipe's stages in order into one output folder, skipping stages whose inputs are unchanged.
+
+The pipeline knows no stage kind by name: each stage's :class:`~edgeptm.stage.StageKind` plans,
+runs and renders it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edgeptm import __version__
+from edgeptm.fsutil import fingerprint, write_json
+from edgeptm.plugins import Plugins
+from edgeptm.recipes.context import Context
+from edgeptm.recipes.schema import artifact_kinds, validate_recipe
+from edgeptm.recipes.summary import write_summary
+from edgeptm.stage import StageKind
+
+STATE_FILE = "state.json"
+
+
+def _stage_plan(ctx: Context, kind: StageKind, index: int, stage: Any) -> tuple[str, Path, str]:
+    """Stage id, output path, and the fingerprint of its config and inputs."""
+    config = stage.model_dump(mode="json", by_alias=True)
+    produced = stage.produces()
+    inputs = [ctx.fingerprints[n] for n in stage.inputs(ctx.deployable())]
+    model = [ctx.model_fingerprint()] if stage.uses_recipe_model() else []
+    files = [Path(ctx.path(f)) for f in stage.files()]
+    fp = fingerprint(__version__, config, inputs, *model, ctx.data_fingerprint(*stage.data_splits), *files)
+    if produced is None:
+        return f"{stage.stage}:{index}", ctx.out / f"{stage.stage}-{index}.json", fp
+    folder = ctx.out if kind.top_level else ctx.out / "artifacts"
+    return f"{stage.stage}:{produced}", folder / produced, fp
+
+
+def run_recipe(
+    path: Path, plugins: Plugins, *, output: Path | None = None, force: bool = False, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Run every stage of the recipe at ``path``; return the summary."""
+    path = Path(path)
+    recipe = validate_recipe(path, plugins)
+    root = path.resolve().parent
+    out = Path(output) if output else root / recipe.output
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / STATE_FILE
+    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.is_file() and not force else {}
+    kinds = plugins.stage_kinds()
+    ctx = Context(recipe, root, out, plugins, log, kinds=artifact_kinds(recipe, plugins)[0])
+    if not any(s.produces() == "model" for s in recipe.stages):
+        model = Path(ctx.path(recipe.model))
+        ctx.artifacts["model"] = model
+        ctx.fingerprints["model"] = ctx.model_fingerprint()
+    timings: dict[str, float] = {}
+    for index, stage in enumerate(recipe.stages):
+        kind = kinds[stage.stage]
+        stage_id, stage_out, fp = _stage_plan(ctx, kind, index, stage)
+        previous = state.get(stage_id)
+        label = stage_id.replace(":", " ")
+        if previous and previous.get("fingerprint") == fp and stage_out.exists():
+            log(f"skip {label}: inputs unchanged")
+            result = previous["result"]
+        else:
+            log(f"run {label}")
+            started = time.perf_counter()
+            result = kind.run(ctx, stage, stage_out)
+            timings[stage_id] = round(time.perf_counter() - started, 2)
+            state[stage_id] = {"fingerprint": fp, "result": result, "seconds": timings[stage_id]}
+            write_json(state_path, state)
+        produced = stage.produces()
+        if produced is not None:
+            ctx.artifacts[produced] = stage_out
+            ctx.fingerprints[produced] = fp
+        ctx.results[stage_id] = {**result, "seconds": state[stage_id].get("seconds")}
+    summary = write_summary(out, recipe, kinds, ctx.artifacts, ctx.results)
+    log(f"summary: {out / 'summary.md'}")
+    return summary

@@ -1,0 +1,79 @@
+"""``evaluate``: accuracy and macro-F1 per language through each artifact's own runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from edgeptm.fsutil import write_json
+from edgeptm.report.tables import evaluation_rows, markdown_table
+from edgeptm.stage import RunContext, StageKind, StageOptions, StageResult
+
+
+class EvaluateStage(StageOptions):
+    stage: Literal["evaluate"]
+    artifacts: list[str] | None = None
+    split: Literal["eval", "test"] = "test"
+    batch_size: int = Field(32, ge=1)
+    threads: int | None = Field(None, ge=1)
+    data_splits = ("train", "eval", "test")
+
+    def inputs(self, known: list[str]) -> list[str]:
+        return self.artifacts or list(known)
+
+
+class Evaluate(StageKind):
+    kind = "evaluate"
+    Options = EvaluateStage
+
+    def check(self, where, stage, recipe, plugins, known):
+        errors = super().check(where, stage, recipe, plugins, known)
+        if getattr(recipe.data, stage.split) is None:
+            errors.append(f"{where}.split: data.{stage.split} is not set")
+        return errors
+
+    def run(self, ctx: RunContext, stage: EvaluateStage, out: Path) -> StageResult:
+        from edgeptm.measure.evaluate import evaluate
+
+        names = stage.inputs(ctx.deployable())
+        dataset = ctx.dataset(stage.split)
+        train_langs = ctx.dataset("train").language_set() if ctx.recipe.data.train else None
+        results = []
+        references: dict = {}
+        for name in names:
+            ctx.log(f"  evaluating {name} on {stage.split} ({len(dataset)} examples)")
+            r = evaluate(
+                ctx.plugins,
+                ctx.artifacts[name],
+                dataset,
+                batch_size=stage.batch_size,
+                threads=stage.threads,
+                train_languages=train_langs,
+                reference_cache=references,
+            )
+            results.append({"name": name, **r})
+        write_json(out, results)
+        return {"evaluations": results}
+
+    def render(self, name: str, result: StageResult) -> list[str]:
+        md = [
+            "## Evaluation (through each backend's runner)",
+            "",
+            markdown_table(*evaluation_rows(result["evaluations"])),
+            "",
+        ]
+        for r in result["evaluations"]:
+            for group, label in (("in_language", "in-language"), ("zero_shot", "zero-shot")):
+                block = r.get("transfer", {}).get(group)
+                if block:
+                    o, langs = block["overall"], ", ".join(block["per_language"])
+                    md += [f"- {r['name']}: {label} macro-F1 {100 * o['macro_f1']:.2f} on {o['n']} examples ({langs})"]
+        return md + [""]
+
+    def summarize(self, name: str, result: StageResult) -> dict:
+        return {"evaluation": result["evaluations"]}
+
+
+KIND = Evaluate()

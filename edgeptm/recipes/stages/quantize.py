@@ -1,0 +1,66 @@
+"""``quantize``: a lower-precision variant of an export, by the backend that made it.
+
+Calibrated on ``data.train``, validated on ``data.eval`` (see :mod:`edgeptm.deploy.quantize`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from edgeptm.recipes.stages._shared import option_errors
+from edgeptm.stage import MLM, NAME_PATTERN, RunContext, StageKind, StageOptions, StageResult
+
+
+class QuantizeStage(StageOptions):
+    stage: Literal["quantize"]
+    name: str = Field(pattern=NAME_PATTERN)
+    from_: str = Field(alias="from")
+    precision: str
+    options: dict[str, Any] = {}
+    calibration_size: int = Field(256, ge=1)
+    data_splits = ("train", "eval")
+
+
+class Quantize(StageKind):
+    kind = "quantize"
+    Options = QuantizeStage
+    makes = "same"
+
+    def check(self, where, stage, recipe, plugins, known):
+        source = known.get(stage.from_)
+        errors = super().check(where, stage, recipe, plugins, known)
+        backend = plugins.backends().get(source or "")
+        if backend is not None:
+            if stage.precision not in backend.precisions():
+                errors.append(
+                    f"{where}.precision: backend {backend.name!r} does not support {stage.precision!r} "
+                    f"(supported: {', '.join(backend.precisions())})"
+                )
+            errors += option_errors(where, backend, stage.options)
+        elif source is not None and source != MLM:
+            errors.append(f"{where}.from: {stage.from_!r} is not an exported artifact; quantize an export")
+        return errors
+
+    def run(self, ctx: RunContext, stage: QuantizeStage, out: Path) -> StageResult:
+        from edgeptm import deploy
+
+        texts = deploy.quantize_texts(
+            ctx.dataset("train"), ctx.dataset("eval"), calibration_size=stage.calibration_size
+        )
+        ctx.log(f"  {texts.describe()}")
+        manifest = deploy.quantize(
+            ctx.plugins,
+            ctx.artifacts[stage.from_],
+            out,
+            precision=stage.precision,
+            options=stage.options,
+            texts=texts,
+            evaluation=ctx.dataset("eval"),
+        )
+        return {"manifest": manifest.model_dump(mode="json")}
+
+
+KIND = Quantize()

@@ -1,0 +1,88 @@
+"""``robustness``: perturbation suites through each artifact's runner; the first artifact is the baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from edgeptm.fsutil import write_json
+from edgeptm.stage import RunContext, StageKind, StageOptions, StageResult
+
+
+class RobustnessStage(StageOptions):
+    """Perturbation suites through each artifact's runner; the first artifact is the baseline."""
+
+    stage: Literal["robustness"]
+    artifacts: list[str] | None = None
+    split: Literal["eval", "test"] = "test"
+    perturbations: list[str] | None = Field(None, description="NAME or NAME:STRENGTH (default: the whole suite)")
+    seed: int = 0
+    max_per_language: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=1)
+    threads: int | None = Field(None, ge=1)
+    data_splits = ("eval", "test")
+
+    def inputs(self, known: list[str]) -> list[str]:
+        return self.artifacts or list(known)
+
+
+class Robustness(StageKind):
+    kind = "robustness"
+    Options = RobustnessStage
+
+    def check(self, where, stage, recipe, plugins, known):
+        from edgeptm.errors import PerturbationError
+        from edgeptm.perturb import resolve_specs
+
+        errors = super().check(where, stage, recipe, plugins, known)
+        if getattr(recipe.data, stage.split) is None:
+            errors.append(f"{where}.split: data.{stage.split} is not set")
+        for j, spec in enumerate(stage.perturbations or []):
+            try:
+                resolve_specs(plugins.perturbations(), [spec])
+            except PerturbationError as exc:
+                errors.append(f"{where}.perturbations[{j}]: {exc}")
+        return errors
+
+    def run(self, ctx: RunContext, stage: RobustnessStage, out: Path) -> StageResult:
+        """Writes ``out`` (the JSON) and, beside it, a folder with report.md and the heatmaps."""
+        from edgeptm.measure.robustness import run_robustness, subsample
+        from edgeptm.perturb import resolve_specs
+        from edgeptm.report.robustness import write_report
+
+        names = stage.inputs(ctx.deployable())
+        specs = resolve_specs(ctx.plugins.perturbations(), stage.perturbations)
+        dataset = subsample(ctx.dataset(stage.split), stage.max_per_language, stage.seed)
+        result = run_robustness(
+            ctx.plugins,
+            [(n, ctx.artifacts[n]) for n in names],
+            dataset,
+            specs,
+            seed=stage.seed,
+            batch_size=stage.batch_size,
+            threads=stage.threads,
+            log=lambda m: ctx.log(f"  {m}"),
+        )
+        for skipped in result["skipped"]:
+            ctx.log(f"  warning: {skipped['message']}; skipped")
+        report = out.with_suffix("")
+        write_report(report, result)
+        write_json(out, result)
+        return {"robustness": result, "report": str(report)}
+
+    def render(self, name: str, result: StageResult) -> list[str]:
+        from edgeptm.report.robustness import summary_markdown
+
+        return [
+            *summary_markdown(result["robustness"]),
+            f"Full report and heatmaps: `{Path(result['report']).name}/report.md`.",
+            "",
+        ]
+
+    def summarize(self, name: str, result: StageResult) -> dict:
+        return {"robustness": result["robustness"]}
+
+
+KIND = Robustness()

@@ -1,0 +1,1 @@
+"""Rendering results: text and Markdown tables, the robustness report, and plots."""

@@ -1,0 +1,98 @@
+"""Plain-text and Markdown tables for the CLI and the recipe summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return (
+            f"{value:.4g}"
+            if abs(value) < 1e-2 and value != 0
+            else f"{value:.2f}"
+            if abs(value) < 1e4
+            else f"{value:.0f}"
+        )
+    return str(value)
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A fixed-width table with a dashed rule under the header."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def evaluation_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """One row per artifact and language (``all`` first): accuracy, macro-F1, agreement."""
+    headers = ["artifact", "language", "n", "accuracy", "macro_f1", "agree_%", "max_dlogit"]
+    rows = []
+    for r in results:
+        name = r.get("name") or f"{r['backend']} {r['precision']}"
+        agree = r.get("agreement", {})
+        blocks = [("all", r["overall"], agree.get("overall"))] + [
+            (lang, m, agree.get("per_language", {}).get(lang)) for lang, m in r["per_language"].items()
+        ]
+        for lang, m, a in blocks:
+            rows.append(
+                [
+                    name,
+                    lang,
+                    m["n"],
+                    100 * m["accuracy"],
+                    100 * m["macro_f1"],
+                    a["agreement_pct"] if a else None,
+                    a["max_abs_logit_diff"] if a else None,
+                ]
+            )
+    return headers, rows
+
+
+def bench_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    headers = [
+        "artifact",
+        "backend",
+        "precision",
+        "batch",
+        "seq",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "items_per_s",
+        "load_s",
+        "peak_rss_mb",
+        "size_mb",
+    ]
+    rows = []
+    for r in results:
+        for m in r["measurements"]:
+            rows.append(
+                [
+                    r["name"],
+                    r["backend"],
+                    r["precision"],
+                    m["batch_size"],
+                    m["seq_length"],
+                    m["p50_ms"],
+                    m["p90_ms"],
+                    m["p99_ms"],
+                    m["throughput_items_per_s"],
+                    r["load_s"],
+                    r["peak_rss_mb"],
+                    r["size_mb"],
+                ]
+            )
+    return headers, rows

@@ -1,0 +1,292 @@
+"""The fine-tuning engine: transformers' Trainer for sequence classification.
+
+Dynamic padding, length-grouped batches, early stopping on eval macro-F1 with
+the best checkpoint kept, ``resume`` from the last checkpoint, and optional
+freezing of the embeddings and lowest encoder layers. The device (CPU, CUDA,
+TPU) comes from accelerate; under ``torchrun`` it trains with DDP (gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgeptm.backend import REFERENCE_BACKEND
+from edgeptm.data import Dataset, LabelMap
+from edgeptm.errors import ModelError
+from edgeptm.manifest import WEIGHT_FILES, Manifest
+from edgeptm.measure.metrics import classification_report
+from edgeptm.train import xla
+from edgeptm.train.hf import (
+    last_checkpoint,
+    load_pretrained,
+    pinned_threads,
+    resolve_model,
+    save_trained,
+    training_arguments,
+)
+
+
+class FinetuneOptions(BaseModel):
+    """Training options (CLI flags and the recipe's ``finetune`` stage)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_length: int = Field(128, ge=8, le=4096)
+    epochs: float = Field(3.0, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    seed: int = 42
+    freeze_layers: int | None = Field(None, ge=0)
+    early_stopping_patience: int = Field(3, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    threads: int | None = Field(None, ge=1, description="torch threads while training (default: the physical cores)")
+
+
+def freeze_lower_layers(model: Any, n: int) -> int:
+    """Freeze the embeddings and the lowest ``n`` encoder layers; return trainable parameters."""
+    import torch
+
+    base = model.base_model
+    for p in base.embeddings.parameters():
+        p.requires_grad = False
+    layers = next(
+        (m for m in base.modules() if isinstance(m, torch.nn.ModuleList) and len(m) == model.config.num_hidden_layers),
+        None,
+    )
+    if layers is None:
+        raise ModelError(f"can't find the encoder layers of {type(model).__name__} to freeze")
+    if n > len(layers):
+        raise ModelError(f"--freeze-layers {n}: the model has only {len(layers)} encoder layers")
+    for layer in list(layers)[:n]:
+        for p in layer.parameters():
+            p.requires_grad = False
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class _Encoded:
+    """A torch-style dataset of tokenized examples (no padding; the collator pads)."""
+
+    def __init__(self, tokenizer: Any, data: Dataset, label_ids: list[int], max_length: int) -> None:
+        enc = tokenizer(data.texts, truncation=True, max_length=max_length)
+        self.rows = [{**{k: enc[k][i] for k in enc.keys()}, "labels": label_ids[i]} for i in range(len(data))]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.rows[i]
+
+
+def _route_logs(trainer: Any, progress: bool, log: Any) -> None:
+    """Keep stdout for results: a progress bar (stderr) and one line per evaluation through ``log``."""
+    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
+
+    class QuietProgress(ProgressCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            """Log dicts go through ``EpochLog`` instead of being printed to stdout."""
+
+    class EpochLog(TrainerCallback):
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
+            if state.is_world_process_zero and metrics:
+                log(
+                    f"epoch {state.epoch:.0f}: eval macro-F1 {100 * metrics['eval_macro_f1']:.2f}, "
+                    f"accuracy {100 * metrics['eval_accuracy']:.2f}, loss {metrics['eval_loss']:.4f}"
+                )
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if progress:
+        trainer.add_callback(QuietProgress)
+    trainer.add_callback(EpochLog)
+
+
+def finetune(
+    model: str,
+    train: Dataset,
+    eval_data: Dataset,
+    out: Path,
+    options: FinetuneOptions = FinetuneOptions(),
+    *,
+    test: Dataset | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    log: Any = print,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Fine-tune ``model`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``.
+
+    ``callbacks`` are extra transformers ``TrainerCallback`` objects.
+    """
+    with pinned_threads(options.threads):
+        return _finetune(
+            model,
+            train,
+            eval_data,
+            out,
+            options,
+            test=test,
+            resume=resume,
+            progress=progress,
+            log=log,
+            callbacks=callbacks,
+        )
+
+
+def _finetune(
+    model: str,
+    train: Dataset,
+    eval_data: Dataset,
+    out: Path,
+    options: FinetuneOptions = FinetuneOptions(),
+    *,
+    test: Dataset | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    log: Any = print,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """The body of :func:`finetune`, run with the thread count pinned."""
+    import numpy as np
+    import transformers
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        Trainer,
+    )
+
+    from edgeptm.measure.metrics import accuracy, macro_f1
+
+    transformers.logging.set_verbosity_error()
+    out = Path(out)
+    work = out.parent / f"{out.name}.checkpoints"
+    labels = LabelMap.from_dataset(train)
+    train_ids = labels.encode(train, "train")
+    eval_ids = labels.encode(eval_data, "eval")
+    test_ids = labels.encode(test, "test") if test is not None else None
+
+    name = resolve_model(model)
+    # On XLA: eager attention (sdpa compiles once more per shape), plain AdamW (the fused one
+    # crashes), batches padded to a few lengths, and steps timed with the compile count.
+    on_xla = xla.training_on_xla()
+    timer = xla.step_timer() if on_xla else None
+    # Seed before the model is built: a new classifier head is initialised from the global RNG,
+    # so without this the same run gives a different model after other work in the process.
+    transformers.set_seed(options.seed)
+    tokenizer = load_pretrained(AutoTokenizer, name, use_fast=True)
+    if not tokenizer.is_fast:
+        raise ModelError(f"{model}: edgeptm needs a fast tokenizer (tokenizer.json)")
+    net = load_pretrained(
+        AutoModelForSequenceClassification,
+        name,
+        num_labels=len(labels.names),
+        id2label=dict(enumerate(labels.names)),
+        label2id=labels.ids,
+        ignore_mismatched_sizes=True,
+        **({"attn_implementation": "eager"} if on_xla else {}),
+    )
+    trainable = (
+        freeze_lower_layers(net, options.freeze_layers)
+        if options.freeze_layers is not None
+        else sum(p.numel() for p in net.parameters())
+    )
+    max_length = min(options.max_length, net.config.max_position_embeddings)
+
+    checkpoint = last_checkpoint(work) if resume else None
+    if resume and checkpoint is None:
+        log(f"no checkpoint in {work}; starting from the beginning")
+    elif not resume and work.exists():
+        shutil.rmtree(work)
+
+    def compute_metrics(pred: Any) -> dict[str, float]:
+        p = np.argmax(pred.predictions, axis=-1)
+        return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, len(labels.names))}
+
+    args = training_arguments(
+        work,
+        options=options,
+        progress=progress,
+        on_xla=on_xla,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        num_train_epochs=options.epochs,
+        group_by_length=True,
+        ddp_find_unused_parameters=options.freeze_layers is not None,
+    )
+    trainer = Trainer(
+        model=net,
+        args=args,
+        train_dataset=_Encoded(tokenizer, train, train_ids, max_length),
+        eval_dataset=_Encoded(tokenizer, eval_data, eval_ids, max_length),
+        processing_class=tokenizer,
+        data_collator=xla.BucketCollator(tokenizer, xla.seq_buckets(max_length))
+        if on_xla
+        else DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        callbacks=[
+            EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience),
+            *callbacks,
+            *([timer] if timer else []),
+        ],
+    )
+    _route_logs(trainer, progress, log)
+    started = time.perf_counter()
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    elapsed = time.perf_counter() - started
+
+    # transformers groups eval batches by length too; the report needs dataset order.
+    trainer.args.group_by_length = False
+
+    def report(data: Dataset, ids: list[int]) -> dict:
+        logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
+        return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
+
+    metrics: dict[str, Any] = {
+        "labels": labels.names,
+        "eval": report(eval_data, eval_ids),
+        "train": {
+            "examples": len(train),
+            "languages": train.language_set(),
+            "epochs": float(trainer.state.epoch or 0),
+            "steps": int(trainer.state.global_step),
+            "best_eval_macro_f1": trainer.state.best_metric,
+            "runtime_s": round(elapsed, 2),
+            "train_loss": float(train_result.training_loss),
+            "trainable_parameters": int(trainable),
+            "world_size": int(args.world_size),
+            "device": str(args.device),
+            **({"xla": timer.report()} if timer else {}),
+        },
+    }
+    if test is not None and test_ids is not None:
+        metrics["test"] = report(test, test_ids)
+
+    def manifest(tmp: Path) -> None:
+        weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
+        Manifest(
+            backend=REFERENCE_BACKEND,
+            precision="fp32",
+            labels=labels.names,
+            max_length=max_length,
+            files=weights,
+            source=str(out.resolve()),
+            options={"finetune": json.loads(options.model_dump_json())},
+        ).save(tmp)
+
+    save_trained(trainer, tokenizer, out, work, metrics, extra=manifest)
+    return metrics

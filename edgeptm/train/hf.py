@@ -1,0 +1,160 @@
+"""Hugging Face plumbing shared by fine-tuning, pre-training and vocabulary trimming: where the
+built-in model lives, loading with one-line errors, checkpoints, the common ``TrainingArguments``,
+and saving a trained model atomically.
+
+transformers and torch are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from edgeptm.errors import ModelError
+from edgeptm.fsutil import atomic_dir, write_json
+from edgeptm.train.tinymodel import BUILTIN_MODEL, builtin_model
+
+
+def cache_dir() -> Path:
+    """Where edgeptm keeps what it builds once (the built-in model): ``$EDGEPTM_CACHE`` or ``~/.cache/edgeptm``."""
+    return Path(os.environ.get("EDGEPTM_CACHE", Path.home() / ".cache" / "edgeptm"))
+
+
+def physical_cores() -> int:
+    """Physical CPU cores (hyper-threads share a core's units, so training gains nothing from them)."""
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+@contextmanager
+def pinned_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with torch on exactly ``threads`` intra-op threads (default: the physical cores),
+    then restore the previous count.
+
+    The thread count changes how float sums are split, so a run is reproducible only when it is pinned:
+    left alone, it would depend on whatever set ``torch.set_num_threads`` earlier in the process.
+    """
+    import torch
+
+    wanted = threads or physical_cores()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        torch.set_num_threads(previous)
+
+
+def resolve_model(model: str) -> str:
+    """A local folder for ``builtin:…``, the path or hub id otherwise."""
+    if model == BUILTIN_MODEL:
+        return str(builtin_model(cache_dir()))
+    if model.startswith("builtin:"):
+        raise ModelError(f"{model}: unknown built-in model (the only one is {BUILTIN_MODEL})")
+    path = Path(model).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ModelError(f"{model}: expected a model folder (save_pretrained), got a file")
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise ModelError(f"{model}: not a model folder (no config.json)")
+    return str(path) if path.is_dir() else model
+
+
+def load_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
+    """``loader.from_pretrained(name)`` with a one-line error for a broken folder or an unreachable hub."""
+    try:
+        return loader.from_pretrained(name, **kwargs)
+    except OSError as exc:
+        if Path(name).is_dir():
+            raise ModelError(f"{name}: could not load ({str(exc).splitlines()[0]})") from None
+        raise ModelError(
+            f"could not fetch {name!r} from the Hugging Face hub (offline, or no such model); "
+            "pass a local save_pretrained folder with --model, or builtin:tiny-multilingual"
+        ) from None
+
+
+def last_checkpoint(work: Path) -> str | None:
+    """The newest ``checkpoint-N`` folder in ``work``, or ``None``."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(work)) if work.is_dir() else None
+
+
+def multi_cpu() -> bool:
+    """Launched by torchrun with no accelerator: DDP over gloo on CPU.
+
+    accelerate only picks multi-process CPU when told to use the CPU explicitly.
+    """
+    import importlib.util
+
+    import torch
+
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return launched and not torch.cuda.is_available() and importlib.util.find_spec("torch_xla") is None
+
+
+def training_arguments(
+    work: Path,
+    *,
+    options: Any,
+    progress: bool,
+    on_xla: bool,
+    **specific: Any,
+) -> Any:
+    """``TrainingArguments`` with what every edgeptm training run shares, plus ``specific`` ones.
+
+    ``options`` carries ``learning_rate``, ``warmup_ratio``, ``weight_decay``, ``batch_size``,
+    ``eval_batch_size``, ``gradient_accumulation_steps`` and ``seed`` (the data order is seeded too).
+    On XLA the fused AdamW crashes, so plain ``adamw_torch``; under torchrun without a GPU, gloo DDP on CPU.
+    """
+    from transformers import TrainingArguments
+
+    cpu_ddp = multi_cpu()
+    xla_specific: dict[str, Any] = {"optim": "adamw_torch"} if on_xla else {}
+    return TrainingArguments(
+        output_dir=str(work),
+        save_total_limit=2,
+        learning_rate=options.learning_rate,
+        warmup_ratio=options.warmup_ratio,
+        weight_decay=options.weight_decay,
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        seed=options.seed,
+        data_seed=options.seed,
+        report_to=[],
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        use_cpu=cpu_ddp,
+        ddp_backend="gloo" if cpu_ddp else None,
+        **xla_specific,
+        **specific,
+    )
+
+
+def save_trained(
+    trainer: Any,
+    tokenizer: Any,
+    out: Path,
+    work: Path,
+    metrics: dict[str, Any],
+    *,
+    extra: Callable[[Path], None] | None = None,
+) -> None:
+    """Write the trained model, its tokenizer and ``metrics.json`` to ``out`` atomically (rank 0 only),
+    then remove the checkpoints folder ``work``. ``extra(tmp)`` adds files (a manifest) before the rename."""
+    if trainer.is_world_process_zero():
+        with atomic_dir(out) as tmp:
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            write_json(tmp / "metrics.json", metrics)
+            (tmp / "training_args.bin").unlink(missing_ok=True)
+            if extra is not None:
+                extra(tmp)
+        shutil.rmtree(work, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
