@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip
 PACKAGES = -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export]' -e 'plugins/openvino[export]' \
-	-e plugins/cuda -e examples/edgeptm-numpy
+	-e plugins/cuda -e examples/edgeptm-numpy -e runtime
 # torch-xla pins torch to its own minor version, so the xla backend gets its own environment:
 # the project's constraints with torch swapped for this pair (a ~4 GB download, once).
 VENV_XLA ?= .venv-xla
@@ -13,7 +13,7 @@ XLA_TORCH ?= 2.9.0
 .PHONY: install demo test lint test-all test-xla clean
 LINT_PATHS = edgeptm plugins examples tests scripts conftest.py
 
-$(BIN)/.installed: pyproject.toml plugins/*/pyproject.toml examples/*/pyproject.toml constraints.txt
+$(BIN)/.installed: pyproject.toml plugins/*/pyproject.toml examples/*/pyproject.toml runtime/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
@@ -27,6 +27,7 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q
+	cd runtime && ../$(BIN)/pytest -q
 
 # ruff (lint + format check) and mypy, configured in pyproject.toml.
 lint: install
