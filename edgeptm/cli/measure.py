@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +41,20 @@ def evaluate(
     data = load_data(data_path, split, kw)
     train_langs = [x.strip() for x in train_languages.split(",")] if train_languages else None
     references: dict = {}
-    results = [
-        {
-            "name": str(a),
-            **run_evaluate(
-                current_plugins(),
-                a,
-                data,
-                reference=reference,
-                batch_size=batch_size,
-                threads=threads,
-                device=device,
-                train_languages=train_langs,
-                reference_cache=references,
-            ),
-        }
-        for a in artifacts
-    ]
+    results: list[dict[str, Any]] = []
+    for a in artifacts:
+        result = run_evaluate(
+            current_plugins(),
+            a,
+            data,
+            reference=reference,
+            batch_size=batch_size,
+            threads=threads,
+            device=device,
+            train_languages=train_langs,
+            reference_cache=references,
+        )
+        results.append({"name": str(a), **result})
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
@@ -131,7 +129,7 @@ def _list(plugins) -> None:
     click.echo(text_table(["name", "family", "applies to", "default", "strength", "description"], rows))
 
 
-def _print(result: dict[str, Any]) -> None:
+def _print(result: Mapping[str, Any]) -> None:
     from edgeptm.report.tables import text_table
 
     arts = result["artifacts"]
@@ -166,7 +164,7 @@ def _print(result: dict[str, Any]) -> None:
         )
 
 
-def warn_skipped(result: dict[str, Any], explicit: bool) -> None:
+def warn_skipped(result: Mapping[str, Any], explicit: bool) -> None:
     """One warning per requested perturbation that applies nowhere; one line in all for the default suite."""
     skipped = result["skipped"]
     if explicit:

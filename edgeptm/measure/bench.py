@@ -14,9 +14,9 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import NotRequired, TypedDict
 
 from edgeptm.errors import EdgeptmError
 
@@ -38,6 +38,33 @@ class BenchOptions(BaseModel):
     device: str | None = Field(None, description="device (default: the backend's own)")
 
 
+class Measurement(TypedDict):
+    """Latency of one (batch size, sequence length) setting, in milliseconds, and its throughput."""
+
+    batch_size: int
+    seq_length: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    throughput_items_per_s: float
+
+
+class BenchResult(TypedDict):
+    """One artifact measured in its own process."""
+
+    artifact: str
+    backend: str
+    precision: str
+    threads: int | None
+    load_s: float
+    rss_after_load_mb: float
+    peak_rss_mb: float
+    size_mb: float
+    measurements: list[Measurement]
+    name: NotRequired[str]
+
+
 def _percentile(values: list[float], q: float) -> float:
     import numpy as np
 
@@ -56,7 +83,7 @@ def _peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure(artifact: Path, options: BenchOptions) -> dict[str, Any]:
+def measure(artifact: Path, options: BenchOptions) -> BenchResult:
     """Measure one artifact in this process (the worker side)."""
     import psutil
 
@@ -71,7 +98,7 @@ def measure(artifact: Path, options: BenchOptions) -> dict[str, Any]:
     runner = load_runner(get_plugins(), artifact, device=options.device, threads=options.threads)
     load_s = time.perf_counter() - started
     rss_loaded = psutil.Process().memory_info().rss
-    measurements = []
+    measurements: list[Measurement] = []
     with runner, warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
         for seq in options.seq_lengths:
@@ -112,9 +139,9 @@ def measure(artifact: Path, options: BenchOptions) -> dict[str, Any]:
     }
 
 
-def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[dict[str, Any]]:
+def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[BenchResult]:
     """Measure each ``(name, artifact)`` in its own process, one after another."""
-    results = []
+    results: list[BenchResult] = []
     env = dict(os.environ)
     if options.threads:
         env["OMP_NUM_THREADS"] = str(options.threads)
@@ -128,8 +155,9 @@ def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[
         if proc.returncode != 0:
             lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
             raise EdgeptmError(f"benchmark of {artifact} failed: {lines[-1] if lines else 'no output'}")
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        results.append({"name": name, **result})
+        result: BenchResult = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["name"] = name
+        results.append(result)
     return results
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from typing_extensions import NotRequired, TypedDict
 
 from edgeptm.backend import REFERENCE_BACKEND, Runner
 from edgeptm.data import Dataset, LabelMap
@@ -16,8 +16,27 @@ from edgeptm.data.languages import canonical_language
 from edgeptm.deploy import artifact_manifest, load_runner
 from edgeptm.encoding import TruncationWarning
 from edgeptm.errors import DataError
-from edgeptm.measure.metrics import agreement, classification_report
+from edgeptm.measure.metrics import Agreement, Report, agreement, classification_report
 from edgeptm.plugins import Plugins
+
+
+class Transfer(TypedDict):
+    """Results on the training languages and, apart, zero-shot on the others."""
+
+    train_languages: list[str]
+    in_language: NotRequired[Report]
+    zero_shot: NotRequired[Report]
+
+
+class Evaluation(Report):
+    """One artifact's metrics on a dataset (plus ``name`` when a command or stage lists several)."""
+
+    artifact: str
+    backend: str
+    precision: str
+    transfer: NotRequired[Transfer]
+    agreement: NotRequired[Agreement]
+    name: NotRequired[str]
 
 
 def predict_logits(runner: Runner, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -54,7 +73,7 @@ def evaluate(
     device: str | None = None,
     train_languages: Sequence[str] | None = None,
     reference_cache: dict[str, np.ndarray] | None = None,
-) -> dict[str, Any]:
+) -> Evaluation:
     """Metrics of one artifact on ``data``; ``reference`` defaults to the manifest's source model.
 
     With ``train_languages`` the per-language results are also split into in-language and
@@ -68,11 +87,13 @@ def evaluate(
     with load_runner(plugins, artifact, device=device, threads=threads) as runner:
         logits = predict_logits(runner, data.texts, batch_size)
     pred = logits.argmax(-1)
-    result: dict[str, Any] = {
+    report = classification_report(gold, pred, data.languages, len(labels.names))
+    result: Evaluation = {
         "artifact": str(artifact),
         "backend": manifest.backend,
         "precision": manifest.precision,
-        **classification_report(gold, pred, data.languages, len(labels.names)),
+        "overall": report["overall"],
+        "per_language": report["per_language"],
     }
     if train_languages is not None:
         result["transfer"] = transfer_split(gold, pred, data.languages, train_languages, len(labels.names))
@@ -85,23 +106,24 @@ def evaluate(
             with load_runner(plugins, ref_dir, threads=threads) as ref:
                 cache[key] = predict_logits(ref, data.texts, batch_size)
         ref_logits = cache[key]
-        result["agreement"] = {"reference": str(ref_dir), **agreement(logits, ref_logits, data.languages)}
+        agreed = agreement(logits, ref_logits, data.languages)
+        result["agreement"] = {"reference": str(ref_dir), **agreed}
     return result
 
 
 def transfer_split(
     gold: Sequence[int], pred: Sequence[int], languages: Sequence[str], train_languages: Sequence[str], num_labels: int
-) -> dict[str, Any]:
+) -> Transfer:
     """Results on the training languages and, separately, zero-shot on the others.
 
     Languages match by code or English name (``en`` is ``english``).
     """
     seen = {canonical_language(lang) for lang in train_languages}
-    out: dict[str, Any] = {"train_languages": sorted(set(train_languages))}
+    out: Transfer = {"train_languages": sorted(set(train_languages))}
     for group, keep in (("in_language", True), ("zero_shot", False)):
         idx = [i for i, lang in enumerate(languages) if (canonical_language(lang) in seen) == keep]
         if idx:
-            out[group] = classification_report(
+            out[group] = classification_report(  # type: ignore[literal-required]
                 [gold[i] for i in idx], [pred[i] for i in idx], [languages[i] for i in idx], num_labels
             )
     return out

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from typing_extensions import TypedDict
 
 from edgeptm.data import Dataset
 from edgeptm.data.languages import canonical_language, language_scripts
 from edgeptm.deploy import artifact_manifest, load_runner
 from edgeptm.errors import DataError, PerturbationError
 from edgeptm.measure.evaluate import check_labels, predict_logits
-from edgeptm.measure.metrics import accuracy, macro_f1
+from edgeptm.measure.metrics import Report, Scores, accuracy, macro_f1
 from edgeptm.perturb import Context, Spec, example_rng
 from edgeptm.perturb.text import split_units
 from edgeptm.plugins import Plugins
@@ -115,6 +116,54 @@ def perturb(data: Dataset, specs: Sequence[Spec], seed: int = 0) -> tuple[list[P
     return done, skipped
 
 
+class Cell(TypedDict):
+    """One perturbation on one group of examples: metrics under it, their drop from clean, the flip rate."""
+
+    n: int
+    changed: float
+    """Share of the texts the perturbation altered."""
+    accuracy: float
+    macro_f1: float
+    accuracy_drop: float
+    macro_f1_drop: float
+    flip_rate: float
+    """Share of predictions that differ from the clean prediction on the same example."""
+
+
+class CellReport(TypedDict):
+    overall: Cell
+    per_language: dict[str, Cell]
+
+
+class Damage(TypedDict):
+    perturbation: str
+    macro_f1_drop: float
+    flip_rate: float
+    changed: float
+
+
+class ArtifactRobustness(TypedDict):
+    name: str
+    artifact: str
+    backend: str
+    precision: str
+    clean: Report
+    perturbations: dict[str, CellReport]
+    most_damaging: dict[str, list[Damage]]
+
+
+class RobustnessResult(TypedDict):
+    """The report of :func:`run_robustness`: the data, the perturbations run or skipped, each artifact,
+    and each artifact's differences from the first (``differences``: see :func:`differences`)."""
+
+    data: dict[str, Any]
+    seed: int
+    perturbations: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    artifacts: list[ArtifactRobustness]
+    differences: list[dict[str, Any]]
+
+
 def _labels(artifacts: Sequence[tuple[str, Path]], data: Dataset) -> list[str]:
     """The shared label list; a clear error when the data or the artifacts disagree."""
     first_name, first_labels = None, None
@@ -131,9 +180,7 @@ def _labels(artifacts: Sequence[tuple[str, Path]], data: Dataset) -> list[str]:
     return list(first_labels or [])
 
 
-def _cell(
-    gold: np.ndarray, clean: np.ndarray, pred: np.ndarray, changed: np.ndarray, idx: np.ndarray, k: int
-) -> dict[str, Any]:
+def _cell(gold: np.ndarray, clean: np.ndarray, pred: np.ndarray, changed: np.ndarray, idx: np.ndarray, k: int) -> Cell:
     g, c, p = gold[idx], clean[idx], pred[idx]
     acc, f1 = accuracy(g, p), macro_f1(g, p, k)
     return {
@@ -147,7 +194,7 @@ def _cell(
     }
 
 
-def _block(gold: np.ndarray, pred: np.ndarray, idx: np.ndarray, k: int) -> dict[str, Any]:
+def _block(gold: np.ndarray, pred: np.ndarray, idx: np.ndarray, k: int) -> Scores:
     return {
         "n": int(len(idx)),
         "accuracy": accuracy(gold[idx], pred[idx]),
@@ -166,7 +213,7 @@ def run_robustness(
     threads: int | None = None,
     device: str | None = None,
     log: Callable[[str], None] = lambda m: None,
-) -> dict[str, Any]:
+) -> RobustnessResult:
     """The robustness report of ``artifacts`` (name, path) on ``data`` under ``specs``."""
     if not artifacts:
         raise PerturbationError("no artifacts to evaluate; pass --artifact")
@@ -182,7 +229,8 @@ def run_robustness(
         )
     by_lang = {lang: np.flatnonzero(langs == lang) for lang in present}
     k = len(labels)
-    results, predictions = [], {}
+    results: list[ArtifactRobustness] = []
+    predictions: dict[str, dict[str, np.ndarray]] = {}
     for name, path in artifacts:
         manifest = artifact_manifest(path)
         log(f"{name}: {manifest.backend} {manifest.precision}, {len(done)} perturbations on {len(data)} examples")
@@ -197,7 +245,7 @@ def run_robustness(
                     pred[idx] = predict_logits(runner, [item.texts[i] for i in idx], batch_size).argmax(-1)
                 preds[item.spec.label] = pred
         predictions[name] = {"clean": clean, **preds}
-        cells = {}
+        cells: dict[str, CellReport] = {}
         for item in done:
             pred = preds[item.spec.label]
             applicable = np.flatnonzero(np.isin(langs, item.languages))
@@ -250,32 +298,27 @@ def run_robustness(
     }
 
 
-def most_damaging(cells: dict[str, Any], languages: Sequence[str], top: int = TOP_K) -> dict[str, list[dict[str, Any]]]:
+def most_damaging(cells: dict[str, CellReport], languages: Sequence[str], top: int = TOP_K) -> dict[str, list[Damage]]:
     """Per language, the ``top`` perturbations by macro-F1 drop (then flip rate)."""
-    out = {}
+    out: dict[str, list[Damage]] = {}
     for lang in languages:
         ranked = sorted(
             ((label, c["per_language"][lang]) for label, c in cells.items() if lang in c["per_language"]),
             key=lambda item: (-item[1]["macro_f1_drop"], -item[1]["flip_rate"], item[0]),
         )
         out[lang] = [
-            {
-                "perturbation": label,
-                "macro_f1_drop": c["macro_f1_drop"],
-                "flip_rate": c["flip_rate"],
-                "changed": c["changed"],
-            }
+            Damage(perturbation=label, macro_f1_drop=c["macro_f1_drop"], flip_rate=c["flip_rate"], changed=c["changed"])
             for label, c in ranked[:top]
         ]
     return out
 
 
-def _mean(cells: dict[str, Any], key: str, *, labels: list[str], lang: str) -> float:
-    return float(np.mean([cells[label]["per_language"][lang][key] for label in labels]))
+def _mean(cells: dict[str, CellReport], key: str, *, labels: list[str], lang: str) -> float:
+    return float(np.mean([cells[label]["per_language"][lang][key] for label in labels]))  # type: ignore[literal-required]
 
 
 def differences(
-    results: Sequence[dict[str, Any]],
+    results: Sequence[ArtifactRobustness],
     predictions: dict[str, dict[str, np.ndarray]],
     done: Sequence[Perturbed],
     by_lang: dict[str, np.ndarray],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,11 @@ def _damage(entry: dict[str, Any]) -> str:
     return f"{entry['perturbation']} ({_pts(entry['macro_f1_drop']):+.1f}, flip {_pts(entry['flip_rate']):.0f}%)"
 
 
-def _languages(result: dict[str, Any]) -> list[str]:
+def _languages(result: Mapping[str, Any]) -> list[str]:
     return list(result["data"]["languages"])
 
 
-def clean_table(result: dict[str, Any]) -> str:
+def clean_table(result: Mapping[str, Any]) -> str:
     """Clean accuracy and macro-F1 per language, artifacts side by side."""
     arts = result["artifacts"]
     headers = ["language", "n"] + [f"{a['name']} {m}" for a in arts for m in ("accuracy", "macro-F1")]
@@ -42,7 +43,7 @@ def clean_table(result: dict[str, Any]) -> str:
     return markdown_table(headers, rows)
 
 
-def damage_table(result: dict[str, Any], top: int | None = None) -> str:
+def damage_table(result: Mapping[str, Any], top: int | None = None) -> str:
     """Per language and artifact: clean macro-F1 and the most damaging perturbations (drop, flip rate)."""
     arts = result["artifacts"]
     n = top or max((len(v) for a in arts for v in a["most_damaging"].values()), default=0)
@@ -62,7 +63,7 @@ def damage_table(result: dict[str, Any], top: int | None = None) -> str:
     return markdown_table(["language", "artifact", "clean macro-F1", *[f"#{i + 1}" for i in range(n)]], rows)
 
 
-def matrix(result: dict[str, Any], artifact: dict[str, Any], key: str) -> tuple[list[str], list[str], np.ndarray]:
+def matrix(result: Mapping[str, Any], artifact: dict[str, Any], key: str) -> tuple[list[str], list[str], np.ndarray]:
     """Perturbation × (all + languages) matrix of ``key`` in points, NaN where it doesn't apply."""
     rows = [p["label"] for p in result["perturbations"]]
     cols = ["all", *_languages(result)]
@@ -76,7 +77,7 @@ def matrix(result: dict[str, Any], artifact: dict[str, Any], key: str) -> tuple[
     return rows, cols, m
 
 
-def diff_matrix(result: dict[str, Any], diff: dict[str, Any], key: str) -> tuple[list[str], list[str], np.ndarray]:
+def diff_matrix(result: Mapping[str, Any], diff: dict[str, Any], key: str) -> tuple[list[str], list[str], np.ndarray]:
     rows = [p["label"] for p in result["perturbations"]]
     cols = _languages(result)
     m = np.full((len(rows), len(cols)), np.nan)
@@ -132,7 +133,7 @@ def difference_table(diff: dict[str, Any]) -> str:
     return markdown_table(headers, rows)
 
 
-def markdown(result: dict[str, Any], images: dict[str, str] | None = None) -> str:
+def markdown(result: Mapping[str, Any], images: dict[str, str] | None = None) -> str:
     """The full report."""
     d = result["data"]
     langs = ", ".join(f"{lang} ({'/'.join(v['scripts']) or '?'}, n {v['n']})" for lang, v in d["languages"].items())
@@ -181,7 +182,7 @@ def markdown(result: dict[str, Any], images: dict[str, str] | None = None) -> st
     return "\n".join(md)
 
 
-def summary_markdown(result: dict[str, Any]) -> list[str]:
+def summary_markdown(result: Mapping[str, Any]) -> list[str]:
     """A compact version for the recipe summary: clean scores, top three per language, differences."""
     md = [
         "## Robustness (through each backend's runner)",
@@ -207,7 +208,7 @@ def _slug(name: str, taken: set[str]) -> str:
     return slug
 
 
-def write_report(out: Path, result: dict[str, Any]) -> list[str]:
+def write_report(out: Path, result: Mapping[str, Any]) -> list[str]:
     """Write ``report.json``, ``report.md`` and the heatmaps into ``out`` (replaced atomically); return file names."""
     from edgeptm.report.plots import draw
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -36,7 +36,7 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def evaluation_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def evaluation_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """One row per artifact and language (``all`` first): accuracy, macro-F1, agreement."""
     headers = ["artifact", "language", "n", "accuracy", "macro_f1", "agree_%", "max_dlogit"]
     rows = []
@@ -61,7 +61,7 @@ def evaluation_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[
     return headers, rows
 
 
-def bench_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def bench_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     headers = [
         "artifact",
         "backend",

@@ -21,7 +21,7 @@ from edgeptm.backend import REFERENCE_BACKEND
 from edgeptm.data import Dataset, LabelMap
 from edgeptm.errors import ModelError
 from edgeptm.manifest import WEIGHT_FILES, Manifest
-from edgeptm.measure.metrics import classification_report
+from edgeptm.measure.metrics import Report, classification_report
 from edgeptm.train import xla
 from edgeptm.train.hf import (
     last_checkpoint,
@@ -252,7 +252,7 @@ def _finetune(
     # transformers groups eval batches by length too; the report needs dataset order.
     trainer.args.group_by_length = False
 
-    def report(data: Dataset, ids: list[int]) -> dict:
+    def report(data: Dataset, ids: list[int]) -> Report:
         logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
         return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
 
