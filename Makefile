@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip
-PACKAGES = -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export]' -e 'plugins/openvino[export]' \
-	-e plugins/cuda -e examples/edgeptm-numpy -e runtime
+PACKAGES = -e runtime -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export]' -e 'plugins/openvino[export]' \
+	-e plugins/cuda -e examples/edgeptm-numpy
 # torch-xla pins torch to its own minor version, so the xla backend gets its own environment:
 # the project's constraints with torch swapped for this pair (a ~4 GB download, once).
 VENV_XLA ?= .venv-xla
@@ -35,12 +35,12 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
-$(VENV_XLA)/bin/.installed: pyproject.toml plugins/torch/pyproject.toml plugins/xla/pyproject.toml constraints.txt
+$(VENV_XLA)/bin/.installed: pyproject.toml runtime/pyproject.toml plugins/torch/pyproject.toml plugins/xla/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV_XLA)
 	grep -v '^torch==' constraints.txt > $(VENV_XLA)/constraints.txt
 	printf 'torch==$(XLA_TORCH)\ntorch-xla==$(XLA_TORCH)\n' >> $(VENV_XLA)/constraints.txt
 	$(VENV_XLA)/bin/python -m pip install -q -c $(VENV_XLA)/constraints.txt torch==$(XLA_TORCH) torch-xla==$(XLA_TORCH) \
-		-e '.[train,dev]' -e plugins/torch -e plugins/xla
+		-e runtime -e '.[train,dev]' -e plugins/torch -e plugins/xla
 	touch $@
 
 # The conformance kit and a fine-tuning smoke test on the XLA CPU device (PJRT_DEVICE=TPU on a TPU VM).

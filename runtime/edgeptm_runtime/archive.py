@@ -51,16 +51,19 @@ def write_archive(folder: Path, out_path: Path) -> Path:
     top = _archive_root(manifest.name)
     names = sorted([MANIFEST_NAME, *manifest.files])
     tmp = out.with_name(f".{out.name}.partial")
-    with open(tmp, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for directory in ["", *_parents(names)]:
-                    tar.addfile(_tarinfo(f"{top}/{directory}".rstrip("/"), tarfile.DIRTYPE, 0o755, 0))
-                for name in names:
-                    path = root / name
-                    with open(path, "rb") as f:
-                        tar.addfile(_tarinfo(f"{top}/{name}", tarfile.REGTYPE, 0o644, path.stat().st_size), f)
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+                with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    for directory in ["", *_parents(names)]:
+                        tar.addfile(_tarinfo(f"{top}/{directory}".rstrip("/"), tarfile.DIRTYPE, 0o755, 0))
+                    for name in names:
+                        path = root / name
+                        with open(path, "rb") as f:
+                            tar.addfile(_tarinfo(f"{top}/{name}", tarfile.REGTYPE, 0o644, path.stat().st_size), f)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgeptm.backend import Availability, Backend, ExportResult, QuantizeRequest, Runner
-from edgeptm.encoding import Encoded, Encoder
+from edgeptm.encoding import Encoded, Encoder, runtime_errors
 from edgeptm.errors import BackendError, ModelError
 from edgeptm.manifest import Manifest, copy_tokenizer
 
@@ -203,28 +203,23 @@ class _Calibration:
 
 
 class OnnxRunner(Runner):
-    """onnxruntime session with explicit thread settings."""
+    """The device runtime's onnxruntime engine (``edgeptm_runtime.engines.OnnxEngine``): what is measured here
+    is what a bundle runs on the device."""
 
     def __init__(self, artifact: Path, manifest: Manifest, *, device: str, threads: int | None) -> None:
-        import onnxruntime as ort
+        from edgeptm_runtime.engines import OnnxEngine
 
         super().__init__(manifest, Encoder.from_dir(artifact, manifest.max_length))
         path = artifact / MODEL_FILE
         if not path.is_file():
             raise ModelError(f"{artifact}: no {MODEL_FILE}")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), opts, providers=[PROVIDERS[device]])
-        self.inputs = [i.name for i in self.session.get_inputs()]
+        with runtime_errors():
+            self.engine = OnnxEngine(path, threads=threads, providers=[PROVIDERS[device]])
+        self.inputs = self.engine.input_names
 
     def run(self, encoded: Encoded) -> np.ndarray:
-        missing = [name for name in self.inputs if name not in encoded]
-        if missing:
-            raise ModelError(f"model input(s) {', '.join(missing)} missing from the encoded batch")
-        (logits,) = self.session.run(["logits"], {name: encoded[name] for name in self.inputs})
-        return logits
+        with runtime_errors():
+            return self.engine.run(encoded)
+
+    def close(self) -> None:
+        self.engine.close()
