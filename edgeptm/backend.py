@@ -147,6 +147,7 @@ class Backend(ABC):
     * ``export_precision``: what :meth:`export` produces (usually ``fp32``).
     * ``eval_data_precisions``: precisions whose :meth:`quantize` needs labelled
       evaluation data (``evaluation=``), e.g. accuracy-controlled quantization.
+    * ``bundle_engine``: the device runtime's engine for its artifacts (``edgeptm bundle``).
     """
 
     name: ClassVar[str]
@@ -155,6 +156,9 @@ class Backend(ABC):
     Options: ClassVar[type[BaseModel]] = NoOptions
     export_precision: ClassVar[str] = "fp32"
     eval_data_precisions: ClassVar[frozenset[str]] = frozenset()
+    bundle_engine: ClassVar[str | None] = None
+    """The ``edgeptm-runtime`` engine (``onnx``, ``openvino``) that runs this backend's artifacts on a
+    device; ``None`` when its artifacts can't be bundled (they need torch)."""
 
     @abstractmethod
     def availability(self) -> Availability:

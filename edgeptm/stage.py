@@ -100,6 +100,13 @@ class RunContext(Protocol):
     def deployable(self) -> list[str]:
         """Artifacts made so far that classify (all but masked LMs)."""
 
+    @property
+    def results(self) -> dict[str, StageResult]:
+        """The results of the stages run (or skipped) so far, by stage id (``evaluate:4``, ``export:onnx``)."""
+
+    def recipe_text(self) -> str | None:
+        """The recipe file's text, for records such as a model card."""
+
 
 class StageKind(ABC):
     """One kind of recipe stage.

@@ -2,7 +2,7 @@
 
 * :mod:`.backends`: ``backends``
 * :mod:`.train`: ``finetune``, ``pretrain``, ``trim-vocab``
-* :mod:`.deploy`: ``export``, ``quantize``
+* :mod:`.deploy`: ``export``, ``quantize``, ``bundle``
 * :mod:`.measure`: ``evaluate``, ``bench``, ``robustness``
 * :mod:`.recipes`: ``run``, ``recipes validate``
 
@@ -46,6 +46,7 @@ def register_all(group: click.Group) -> click.Group:
         train.finetune,
         deploy.export,
         deploy.quantize,
+        deploy.bundle,
         measure.evaluate,
         measure.bench,
         recipes.run,

@@ -91,3 +91,39 @@ def quantize(artifact, precision, out, calibration, calibration_size, validate_o
     )
     click.echo(texts.describe(), err=True)
     print_artifact(out, manifest)
+
+
+@click.command()
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="Bundle folder, or NAME.tar.gz with --archive."
+)
+@click.option("--archive", is_flag=True, help="Write a byte-reproducible .tar.gz instead of a folder.")
+@click.option("--name", default=None, help="Bundle name (default: the --out name).")
+@click.option("--eval-data", default=None, help="Labelled data: evaluate the artifact per language for the model card.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
+@click.option("--force", is_flag=True, help="Replace a bundle already at --out.")
+@data_options
+def bundle(artifact, out, archive, name, eval_data, split, force, **kw) -> None:
+    """Package an artifact for a device: model, tokenizer, model card and checksummed bundle.json."""
+    from edgeptm.deploy.bundle import bundle as make_bundle
+    from edgeptm.report.card import CardInputs
+
+    evaluation = None
+    if eval_data:
+        from edgeptm.measure.evaluate import evaluate
+
+        evaluation = evaluate(current_plugins(), artifact, load_data(eval_data, split, kw))
+    result = make_bundle(
+        current_plugins(),
+        artifact,
+        out,
+        name=name,
+        archive=archive,
+        force=force,
+        card=CardInputs(evaluation=evaluation),
+    )
+    click.echo(
+        f"wrote {result.path}: {result.engine} bundle, {len(result.files)} files, {result.size_bytes / 2**20:.2f} MB; "
+        f"run it with `edgeptm-runtime predict {result.path} --text ...`"
+    )

@@ -26,6 +26,7 @@ class Context:
     fingerprints: dict[str, str] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    recipe_path: Path | None = None
     """What each artifact is (from the recipe check): ``mlm``, ``torch`` or a backend name."""
     _datasets: dict[str, data.Dataset] = field(default_factory=dict)
 
@@ -55,6 +56,11 @@ class Context:
         spec = self.recipe.data
         sources = [getattr(spec, split) for split in splits]
         return fingerprint(spec.model_dump(mode="json"), *[data.resolve(self.path(s)) if s else None for s in sources])
+
+    def recipe_text(self) -> str | None:
+        if self.recipe_path is None or not self.recipe_path.is_file():
+            return None
+        return self.recipe_path.read_text(encoding="utf-8")
 
     def deployable(self) -> list[str]:
         """Artifacts made so far that classify (the default of evaluate, bench, robustness): all but masked LMs."""

@@ -49,7 +49,7 @@ def run_recipe(
     state_path = out / STATE_FILE
     state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.is_file() and not force else {}
     kinds = plugins.stage_kinds()
-    ctx = Context(recipe, root, out, plugins, log, kinds=artifact_kinds(recipe, plugins)[0])
+    ctx = Context(recipe, root, out, plugins, log, kinds=artifact_kinds(recipe, plugins)[0], recipe_path=path)
     if not any(s.produces() == "model" for s in recipe.stages):
         model = Path(ctx.path(recipe.model))
         ctx.artifacts["model"] = model

@@ -53,7 +53,7 @@ def test_schema_errors_are_reported_together_with_paths(cli, tmp_path: Path) -> 
         "  stages[0].epochs: Input should be greater than 0\n"
         "  stages[0].learning_rat: Extra inputs are not permitted\n"
         "  stages[1].name: Field required\n"
-        "  stages[2]: Input tag 'teleport' found using 'stage' does not match any of the expected tags: 'finetune', 'export', 'quantize', 'evaluate', 'bench', 'robustness', 'pretrain', 'trim-vocab'\n"
+        "  stages[2]: Input tag 'teleport' found using 'stage' does not match any of the expected tags: 'finetune', 'export', 'quantize', 'evaluate', 'bench', 'robustness', 'pretrain', 'trim-vocab', 'bundle'\n"
         "  colour: Extra inputs are not permitted\n"
     )
 
@@ -149,7 +149,16 @@ def test_quickstart_end_to_end_and_skips_unchanged_stages(cli, tmp_path: Path) -
     assert evaluations["onnx-int8"]["agreement"]["overall"]["agreement_pct"] >= 80
     assert {b["name"] for b in summary["bench"]} == {"model", "onnx-fp32", "onnx-int8", "onnx-int8-static"}
     md = (out / "summary.md").read_text()
-    assert "## Evaluation (through each backend's runner)" in md and "## Benchmark" in md
+    assert "## Evaluation (through each backend's runner)" in md and "## Benchmark" in md and "## Bundle" in md
+    import edgeptm_runtime
+
+    archive = out / "bundles" / "quickstart-onnx-int8.tar.gz"
+    assert list(summary["bundles"]) == ["bundles/quickstart-onnx-int8.tar.gz"]
+    with edgeptm_runtime.load(archive) as clf:
+        assert clf.metadata["precision"] == "int8" and clf.labels == ["negative", "neutral", "positive"]
+        card = (clf.path / "README.md").read_text()
+    assert "## Accuracy of this bundle, per language" in card and "## Speed and memory" in card
+    assert "## Robustness" in card and "## Recipe" in card
     assert r.stdout == md + "\n"
 
     again = CliRunner().invoke(cli, ["run", str(path)])

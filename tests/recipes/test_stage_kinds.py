@@ -59,6 +59,7 @@ def test_builtin_kinds_are_registered_in_order(plugins) -> None:
         "robustness",
         "pretrain",
         "trim-vocab",
+        "bundle",
     ]
 
 

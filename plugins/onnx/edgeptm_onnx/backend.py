@@ -43,6 +43,7 @@ class OnnxBackend(Backend):
     summary = "ONNX Runtime: optimum-onnx export, transformer fusions, dynamic and static int8"
     install_hint = "pip install 'edgeptm-onnx[export]'"
     Options = OnnxOptions
+    bundle_engine = "onnx"
 
     def availability(self) -> Availability:
         if importlib.util.find_spec("onnxruntime") is None:

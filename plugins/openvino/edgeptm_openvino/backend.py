@@ -21,6 +21,7 @@ class OpenVinoBackend(Backend):
     summary = "OpenVINO: IR export, fp16 weights, NNCF int8 (+ accuracy control); CPU/GPU/NPU/AUTO/HETERO"
     install_hint = "pip install 'edgeptm-openvino[export]'"
     Options = OpenVinoOptions
+    bundle_engine = "openvino"
     eval_data_precisions = frozenset({"int8-acc"})
 
     def availability(self) -> Availability:
