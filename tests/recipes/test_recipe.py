@@ -95,7 +95,7 @@ def test_cross_checks_backends_options_and_references(cli, tmp_path: Path) -> No
         "  stages[1].options.per_channel: Input should be a valid boolean, unable to interpret input\n"
         "  stages[1].options.colour: Extra inputs are not permitted\n"
         "  stages[2].backend: unknown backend 'coreml' (registered: " + ", ".join(_backends()) + ")\n"
-        "  stages[3].precision: backend 'onnx' does not support 'int4' (supported: fp32, int8, int8-static)\n"
+        "  stages[3].precision: backend 'onnx' does not support 'int4' (supported: fp32, int8, int8-static, int8-portable)\n"
         "  stages[4].from: no earlier artifact 'zzz' (known: model, a, b, c)\n"
         "  stages[5].artifacts[1]: no earlier artifact 'nope' (known: model, a, b, c, d)\n"
         "  stages[5].split: data.test is not set\n"

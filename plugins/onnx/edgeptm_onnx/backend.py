@@ -40,7 +40,7 @@ class OnnxOptions(BaseModel):
 
 class OnnxBackend(Backend):
     name = "onnx"
-    summary = "ONNX Runtime: optimum-onnx export, transformer fusions, dynamic and static int8"
+    summary = "ONNX Runtime: optimum-onnx export, transformer fusions, dynamic and static int8, portable int8"
     install_hint = "pip install 'edgeptm-onnx[export]'"
     Options = OnnxOptions
     bundle_engine = "onnx"
@@ -64,7 +64,7 @@ class OnnxBackend(Backend):
         return ["cpu", "cuda", "tensorrt"]
 
     def precisions(self) -> list[str]:
-        return ["fp32", "int8", "int8-static"]
+        return ["fp32", "int8", "int8-static", "int8-portable"]
 
     def export(self, model_dir: Path, out: Path, *, options: BaseModel, max_length: int) -> ExportResult:
         assert isinstance(options, OnnxOptions)
@@ -130,7 +130,15 @@ class OnnxBackend(Backend):
             quant_pre_process(
                 str(Path(artifact) / MODEL_FILE), str(prepped), skip_optimization=True, skip_symbolic_shape=True
             )
-            if precision == "int8":
+            if precision == "int8-portable":
+                fp32_domains = operator_domains(Path(artifact) / MODEL_FILE)
+                if fp32_domains != {STANDARD_DOMAIN}:
+                    raise BackendError(
+                        f"{artifact}: int8-portable needs a graph of standard ONNX operators, and this export uses "
+                        f"{', '.join(sorted(fp32_domains - {STANDARD_DOMAIN}))} (the fused graph); export again with "
+                        "--option optimize=false"
+                    )
+            if precision in ("int8", "int8-portable"):
                 quantize_dynamic(
                     prepped,
                     out / MODEL_FILE,
@@ -140,6 +148,14 @@ class OnnxBackend(Backend):
                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
                 )
                 info = {"scheme": "dynamic", "calibration_texts": 0}
+                if precision == "int8-portable":
+                    domains = operator_domains(out / MODEL_FILE)
+                    if domains != {STANDARD_DOMAIN}:
+                        raise BackendError(
+                            f"int8-portable: quantization brought in {', '.join(sorted(domains - {STANDARD_DOMAIN}))} "
+                            "operators; nothing was written"
+                        )
+                    info = {"scheme": "dynamic-matmulinteger", "calibration_texts": 0, "operator_domains": sorted(domains)}
             else:
                 texts = list(request.calibration)[: options.calibration_size]
                 if not texts:
@@ -175,6 +191,17 @@ class OnnxBackend(Backend):
         self.check_precision(manifest.precision)
         self.check_device(device)
         return OnnxRunner(Path(artifact), manifest, device=device, threads=threads)
+
+
+STANDARD_DOMAIN = "ai.onnx"
+
+
+def operator_domains(model: Path) -> set[str]:
+    """The operator domains a model's nodes use (``ai.onnx`` for the default one)."""
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    return {node.domain or STANDARD_DOMAIN for node in graph.node}
 
 
 def _has_onnx_exporter() -> bool:
