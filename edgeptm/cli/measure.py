@@ -82,12 +82,14 @@ def evaluate(
 def bench(artifacts, batch_sizes, seq_lengths, threads, warmup, iterations, device, as_json) -> None:
     """Latency p50/p90/p99, throughput, peak RSS, load time and size, side by side."""
     from edgeptm.deploy import artifact_manifest
-    from edgeptm.measure.bench import BenchOptions
+    from edgeptm.measure.bench import BenchOptions, is_bundle
     from edgeptm.measure.bench import bench as run_bench
     from edgeptm.report.tables import bench_rows, text_table
 
     plugins = current_plugins()
     for a in artifacts:
+        if is_bundle(a):
+            continue  # run by edgeptm-runtime, with the bundle's own engine
         backend = plugins.available_backend(artifact_manifest(a).backend)
         if device is not None:
             backend.check_device(device)
@@ -104,6 +106,15 @@ def bench(artifacts, batch_sizes, seq_lengths, threads, warmup, iterations, devi
         click.echo(json.dumps(results, indent=2))
     else:
         click.echo(text_table(*bench_rows(results)))
+        for r in results:
+            if "cold_start_s" in r:
+                click.echo(
+                    f"{r['name']}: cold start {r['cold_start_s']:.2f} s (import {r['import_s']:.2f} s, "
+                    f"load {r['load_s']:.2f} s, first prediction), peak RSS {r['peak_rss_mb']:.0f} MB"
+                )
+        click.echo(
+            f"measured on {results[0]['machine']['description']}; 1-min load {results[0]['machine']['load_1min']}"
+        )
 
 
 def artifact_names(paths: tuple[Path, ...]) -> list[tuple[str, Path]]:

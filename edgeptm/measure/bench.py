@@ -14,11 +14,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
 from edgeptm.errors import EdgeptmError
+from edgeptm.measure.machine import describe_machine, machine
 
 FILLER = (
     "The hotel was clean and the staff were friendly. El servicio fue lento pero la comida estaba rica. "
@@ -50,8 +52,14 @@ class Measurement(TypedDict):
     throughput_items_per_s: float
 
 
+def is_bundle(path: Path) -> bool:
+    """A bundle folder (``bundle.json``) or archive (``.tar.gz``), benched through ``edgeptm-runtime``."""
+    return (path.is_dir() and (path / "bundle.json").is_file()) or (path.is_file() and path.name.endswith(".tar.gz"))
+
+
 class BenchResult(TypedDict):
-    """One artifact measured in its own process."""
+    """One artifact measured in its own process. Bundles also report their cold start (import + load +
+    first prediction) and the import time."""
 
     artifact: str
     backend: str
@@ -63,6 +71,10 @@ class BenchResult(TypedDict):
     size_mb: float
     measurements: list[Measurement]
     name: NotRequired[str]
+    machine: NotRequired[dict[str, Any]]
+    """Where it ran (:mod:`edgeptm.measure.machine`): CPU, flags (AVX2, AVX-512, VNNI, AMX), cores, load."""
+    import_s: NotRequired[float]
+    cold_start_s: NotRequired[float]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -146,17 +158,17 @@ def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[
     if options.threads:
         env["OMP_NUM_THREADS"] = str(options.threads)
     for name, artifact in artifacts:
-        proc = subprocess.run(
-            [sys.executable, "-m", "edgeptm.measure.bench", str(artifact), options.model_dump_json()],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
+        if is_bundle(Path(artifact)):  # as a device runs it: edgeptm-runtime alone in a fresh process
+            command = [sys.executable, "-m", "edgeptm_runtime.bench", str(artifact), options.model_dump_json()]
+        else:
+            command = [sys.executable, "-m", "edgeptm.measure.bench", str(artifact), options.model_dump_json()]
+        proc = subprocess.run(command, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
             raise EdgeptmError(f"benchmark of {artifact} failed: {lines[-1] if lines else 'no output'}")
         result: BenchResult = json.loads(proc.stdout.strip().splitlines()[-1])
         result["name"] = name
+        result["machine"] = {**machine().to_dict(), "description": describe_machine(options.threads)}
         results.append(result)
     return results
 

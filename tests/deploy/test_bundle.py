@@ -148,3 +148,17 @@ def test_bundle_command_with_per_language_card(cli, tmp_path: Path, onnx_int8: P
         again.exit_code == 1
         and again.stderr == f"Error: {out}: a bundle is already there; pass --force to replace it\n"
     )
+
+
+def test_bench_runs_a_bundle_through_the_runtime_alone(cli, int8_bundle: Path) -> None:
+    args = ["bench", "--artifact", str(int8_bundle), "--batch-sizes", "1", "--seq-lengths", "16", "--iterations", "2"]
+    r = CliRunner().invoke(cli, [*args, "--warmup", "0", "--json"])
+    assert r.exit_code == 0, r.output
+    (result,) = json.loads(r.stdout)
+    assert result["backend"] == "onnx bundle (onnx engine)" and result["precision"] == "int8"
+    assert 0 < result["import_s"] < result["cold_start_s"] and result["load_s"] < result["cold_start_s"]
+    assert result["machine"]["arch"] and "cores" in result["machine"]["description"]
+    assert result["size_mb"] > 0 and result["measurements"][0]["batch_size"] == 1
+    text = CliRunner().invoke(cli, [*args, "--warmup", "0"])
+    assert text.exit_code == 0, text.output
+    assert f"{int8_bundle}: cold start " in text.stdout and text.stdout.splitlines()[-1].startswith("measured on ")
