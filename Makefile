@@ -10,7 +10,7 @@ PACKAGES = -e runtime -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export
 VENV_XLA ?= .venv-xla
 XLA_TORCH ?= 2.9.0
 
-.PHONY: install demo test lint test-all test-xla clean
+.PHONY: install demo test lint test-all test-xla test-arm64 clean
 LINT_PATHS = edgeptm plugins examples tests scripts conftest.py
 
 $(BIN)/.installed: pyproject.toml plugins/*/pyproject.toml examples/*/pyproject.toml runtime/pyproject.toml constraints.txt
@@ -47,5 +47,12 @@ $(VENV_XLA)/bin/.installed: pyproject.toml runtime/pyproject.toml plugins/torch/
 test-xla: $(VENV_XLA)/bin/.installed
 	PJRT_DEVICE=$${PJRT_DEVICE:-CPU} EDGEPTM_REQUIRE_XLA=1 $(VENV_XLA)/bin/pytest -q plugins/xla/tests/test_xla.py
 
+ARM64_BUNDLE ?= runs/quickstart/bundles/quickstart-onnx-int8.tar.gz
+# edgeptm-runtime and the quickstart bundle on emulated aarch64 (qemu user mode, Debian's arm64 CPython,
+# PyPI's aarch64 wheels); labels compared with this machine's. Cache in .arm64 (~350 MB, ~1 min the first time).
+test-arm64: install
+	@test -e $(ARM64_BUNDLE) || $(MAKE) demo
+	HOST_PYTHON=$(BIN)/python bash scripts/test-arm64.sh $(ARM64_BUNDLE)
+
 clean:
-	rm -rf runs $(VENV) $(VENV_XLA)
+	rm -rf runs $(VENV) $(VENV_XLA) .arm64

@@ -21,5 +21,9 @@ class ModelError(EdgeptmError):
     """A model or artifact can't be loaded, exported or validated."""
 
 
+class OutputError(EdgeptmError):
+    """An output path that must not be written (it holds what edgeptm did not make, or an input)."""
+
+
 class PerturbationError(EdgeptmError):
     """A perturbation is unknown or was asked for a strength outside its range."""

@@ -12,19 +12,113 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from edgeptm.errors import OutputError
 
-@contextmanager
-def atomic_dir(dest: Path) -> Iterator[Path]:
-    """Yield an empty temp folder beside ``dest``; on success it replaces ``dest``.
+OUTPUT_MARKER = ".edgeptm-output"
+"""Written into every folder edgeptm makes (``{"kind": ...}``): only such folders may be replaced."""
+OWN_FILES = ("edgeptm.json", "bundle.json", "state.json")
+"""Files that mark a folder made by an edgeptm from before the marker existed."""
 
-    On any exception the temp folder is removed and ``dest`` is left untouched.
+
+def output_kind(path: Path) -> str | None:
+    """What edgeptm made at ``path`` (the marker's kind, ``"edgeptm"`` for an older output), else ``None``."""
+    marker = path / OUTPUT_MARKER
+    if marker.is_file():
+        try:
+            return str(json.loads(marker.read_text(encoding="utf-8"))["kind"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "edgeptm"
+    if any((path / name).is_file() for name in OWN_FILES):
+        return "edgeptm"
+    return None
+
+
+def check_output(dest: Path, kind: str, *, force: bool = False, inputs: tuple[Path, ...] = ()) -> None:
+    """Refuse to write ``dest`` when that would lose something edgeptm did not make.
+
+    A new path, or an empty folder, is fine. An existing output of edgeptm of the same ``kind`` is
+    replaced only with ``force``. Anything else (a file, a user's folder, another kind of output, an
+    input of this very command, or a folder that holds one) is refused, and nothing is touched.
     """
     dest = Path(dest)
+    resolved = dest.resolve()
+    for source in inputs:
+        src = Path(source).resolve()
+        if resolved == src or resolved in src.parents:
+            raise OutputError(f"{dest}: writing here would replace the input {source}; choose another output path")
+    if dest.is_symlink() and not dest.exists():
+        raise OutputError(f"{dest}: a dangling link is in the way; remove it or choose another output path")
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise OutputError(
+            f"{dest}: exists and is a file, not a folder edgeptm made; choose another output path (nothing was changed)"
+        )
+    if not any(dest.iterdir()):
+        return
+    made = output_kind(dest)
+    if made is None:
+        raise OutputError(
+            f"{dest}: exists and was not made by edgeptm; choose another output path (nothing was changed)"
+        )
+    if made not in (kind, "edgeptm"):
+        raise OutputError(
+            f"{dest}: holds an edgeptm {made}, not a {kind}; choose another output path (nothing was changed)"
+        )
+    if not force:
+        raise OutputError(f"{dest}: an edgeptm {kind} is already there; pass --force to replace it")
+
+
+def clean_debris(dest: Path) -> None:
+    """Remove temp and half-replaced folders an interrupted run left beside ``dest`` (``.NAME.tmp-PID-*``,
+    ``.NAME.old-PID``) when the process that made them is gone."""
+    parent = Path(dest).parent
+    if not parent.is_dir():
+        return
+    for debris in parent.glob(f".{Path(dest).name}.*"):
+        kind, _, rest = debris.name[len(Path(dest).name) + 2 :].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind in ("tmp", "old") and pid.isdigit() and not _alive(int(pid)):
+            if debris.is_dir():
+                shutil.rmtree(debris, ignore_errors=True)
+            else:
+                debris.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def atomic_dir(
+    dest: Path, *, kind: str = "artifact", force: bool = True, inputs: tuple[Path, ...] = (), mark: bool = True
+) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``dest``; on success it replaces ``dest``.
+
+    ``dest`` is checked first (:func:`check_output`): what edgeptm did not make is never replaced.
+    ``force`` defaults to True here because the callers that take user paths check them up front
+    with :func:`check_output` and the user's ``--force``. The folder gets the :data:`OUTPUT_MARKER`
+    of ``kind`` (unless ``mark`` is False: a bundle lists its files exactly). On any exception the
+    temp folder is removed and ``dest`` is left untouched; debris of killed runs is cleaned first.
+    """
+    dest = Path(dest)
+    check_output(dest, kind, force=force, inputs=inputs)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    clean_debris(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{os.getpid()}-", dir=dest.parent))
     tmp.chmod(0o755)
     try:
         yield tmp
+        if mark:
+            (tmp / OUTPUT_MARKER).write_text(json.dumps({"kind": kind}) + "\n", encoding="utf-8")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -98,3 +192,42 @@ def _file_digest(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+LOCK_FILE = ".edgeptm-lock"
+
+
+@contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder`` for one run: a second run into it is refused while the first is alive; the lock
+    of a run that died (its PID gone on this host) is taken over."""
+    import socket
+
+    lock = Path(folder) / LOCK_FILE
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                holder = {}
+            pid, host = holder.get("pid"), holder.get("host")
+            if host == me["host"] and isinstance(pid, int) and _alive(pid):
+                raise OutputError(
+                    f"{folder}: another edgeptm run (pid {pid}) is writing this folder; wait for it, or use another output"
+                ) from None
+            if host not in (None, me["host"]):
+                raise OutputError(
+                    f"{folder}: locked by a run on host {host} (pid {pid}); if that run is over, delete {lock}"
+                ) from None
+            lock.unlink(missing_ok=True)  # a stale lock: its run is gone
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(me, fh)
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)

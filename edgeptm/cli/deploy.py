@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeptm.cli.options import current_plugins, data_options, load_data, parse_options
+from edgeptm.cli.options import current_plugins, data_options, force_option, load_data, parse_options
 
 
 @click.command()
@@ -18,7 +18,8 @@ from edgeptm.cli.options import current_plugins, data_options, load_data, parse_
 @click.option(
     "--validate-on", default="builtin:sample", show_default=True, help="Texts to check the export against torch."
 )
-def export(model, backend_name, out, options, max_length, validate_on) -> None:
+@force_option
+def export(model, backend_name, out, options, max_length, validate_on, force) -> None:
     """Export a fine-tuned model with a backend, validated against the torch model."""
     from edgeptm import data, deploy
 
@@ -31,6 +32,7 @@ def export(model, backend_name, out, options, max_length, validate_on) -> None:
         options=parse_options(options),
         max_length=max_length,
         validation_texts=texts,
+        force=force,
     )
     print_artifact(out, manifest)
 
@@ -72,7 +74,10 @@ def print_artifact(out: Path, manifest) -> None:
     help="Labelled eval data, for precisions that measure accuracy while quantizing (e.g. openvino int8-acc).",
 )
 @data_options
-def quantize(artifact, precision, out, calibration, calibration_size, validate_on, options, eval_data, **kw) -> None:
+@force_option
+def quantize(
+    artifact, precision, out, calibration, calibration_size, validate_on, options, eval_data, force, **kw
+) -> None:
     """Quantize an exported artifact with the backend that made it."""
     from edgeptm import deploy
 
@@ -88,6 +93,7 @@ def quantize(artifact, precision, out, calibration, calibration_size, validate_o
         options=parse_options(options),
         texts=texts,
         evaluation=evaluation,
+        force=force,
     )
     click.echo(texts.describe(), err=True)
     print_artifact(out, manifest)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from edgeptm.cli.options import current_plugins, data_options, int_list, load_data, warn_problems
+from edgeptm.cli.options import current_plugins, data_options, force_option, int_list, load_data, warn_problems
 
 
 @click.command()
@@ -223,6 +223,7 @@ def warn_skipped(result: Mapping[str, Any], explicit: bool) -> None:
 @click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@force_option
 def robustness(
     list_only,
     artifacts,
@@ -236,6 +237,7 @@ def robustness(
     threads,
     device,
     as_json,
+    force,
     **kw,
 ) -> None:
     """Accuracy, macro-F1, drop from clean and flip rate under text perturbations, per artifact and language."""
@@ -252,6 +254,10 @@ def robustness(
     from edgeptm.measure.robustness import run_robustness, subsample
     from edgeptm.report.robustness import write_report
 
+    if out is not None:  # before the work: what edgeptm did not make is never replaced
+        from edgeptm.fsutil import check_output
+
+        check_output(out, "report", force=force, inputs=tuple(artifacts))
     specs = resolve_specs(plugins.perturbations(), perturbations)
     data = subsample(load_data(eval_path, split, kw), max_per_language, seed)
     result = run_robustness(

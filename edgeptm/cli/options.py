@@ -47,6 +47,11 @@ def columns(text_column: str, label_column: str, language_column: str):
     return Columns(text_column, label_column, language_column)
 
 
+def force_option(f):
+    """``--force``: replace an output edgeptm made before (never a folder it did not make)."""
+    return click.option("--force", is_flag=True, help="Replace an output edgeptm made before (never anything else).")(f)
+
+
 def data_options(f):
     """Column names and a language filter, shared by commands that read datasets."""
     f = click.option("--languages", default=None, help="Comma-separated languages to keep (default: all).")(f)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from edgeptm.cli.options import data_options, load_data
+from edgeptm.cli.options import data_options, force_option, load_data
 from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 
 
@@ -30,7 +30,8 @@ from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 @click.option("--patience", default=3, show_default=True, type=int, help="Early-stopping patience in epochs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, **kw) -> None:
+@force_option
+def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, force, **kw) -> None:
     """Fine-tune MODEL for sequence classification and save it to OUT."""
     from pydantic import ValidationError
 
@@ -69,6 +70,7 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
         resume=resume,
         progress=not no_progress,
         log=lambda m: click.echo(m, err=True),
+        force=force,
     )
     if main_process:
         _print_finetune(metrics, out)
@@ -174,7 +176,8 @@ def _default(name: str):
     "--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint (same options only)."
 )
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def pretrain(corpus_specs, out, model, resume, no_progress, **kw) -> None:
+@force_option
+def pretrain(corpus_specs, out, model, resume, no_progress, force, **kw) -> None:
     """Pre-train a masked language model on raw text and save it to OUT (for `edgeptm finetune --model`)."""
     from pydantic import ValidationError
 
@@ -198,6 +201,7 @@ def pretrain(corpus_specs, out, model, resume, no_progress, **kw) -> None:
         resume=resume,
         progress=not no_progress,
         log=lambda m: click.echo(m, err=True),
+        force=force,
     )
     t = metrics["train"]
     click.echo(f"{t['steps']} steps in {t['runtime_s']:.0f} s on {t['device']}; {t['parameters']:,} parameters")
@@ -253,7 +257,8 @@ def pretrain(corpus_specs, out, model, resume, no_progress, **kw) -> None:
     type=click.IntRange(min=1),
     help="Corpus texts on which the logits are compared.",
 )
-def trim_vocab(model, corpus_specs, out, top_k, keep_scripts, oov_specs, max_unk_rate, verify_texts) -> None:
+@force_option
+def trim_vocab(model, corpus_specs, out, top_k, keep_scripts, oov_specs, max_unk_rate, verify_texts, force) -> None:
     """Keep only the tokens the corpus uses; slice the embeddings; verify tokens and logits."""
     from edgeptm.data.corpus import describe, read_corpus
     from edgeptm.report.tables import text_table
@@ -273,6 +278,7 @@ def trim_vocab(model, corpus_specs, out, top_k, keep_scripts, oov_specs, max_unk
         max_unk_rate=max_unk_rate,
         verify_texts=verify_texts,
         log=lambda m: click.echo(m, err=True),
+        force=force,
     )
     click.echo(text_table(*size_rows(report)))
     v = report["verification"]

@@ -136,7 +136,7 @@ def bundle(
                 out.parent.mkdir(parents=True, exist_ok=True)
                 write_archive(staging, out)
             else:
-                with atomic_dir(out) as tmp:
+                with atomic_dir(out, kind="bundle", inputs=(artifact,), mark=False) as tmp:
                     for item in staging.iterdir():
                         shutil.copyfile(item, tmp / item.name)
     return BundleResult(out, engine, written["files"])

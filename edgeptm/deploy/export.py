@@ -8,7 +8,7 @@ from typing import Any
 
 from edgeptm.backend import REFERENCE_BACKEND
 from edgeptm.deploy.validate import validate
-from edgeptm.fsutil import atomic_dir
+from edgeptm.fsutil import atomic_dir, check_output
 from edgeptm.manifest import Manifest, model_manifest
 from edgeptm.plugins import Plugins
 
@@ -22,13 +22,18 @@ def export(
     options: Mapping[str, Any] | None = None,
     max_length: int | None = None,
     validation_texts: Sequence[str] = (),
+    force: bool = False,
 ) -> Manifest:
-    """Export the fine-tuned ``model_dir`` with a backend into ``out``, validated against torch."""
+    """Export the fine-tuned ``model_dir`` with a backend into ``out``, validated against torch.
+
+    An existing artifact at ``out`` is replaced only with ``force``; anything else there is refused.
+    """
     model_dir = Path(model_dir)
+    check_output(Path(out), "artifact", force=force, inputs=(model_dir,))
     backend = plugins.available_backend(backend_name)
     source = model_manifest(model_dir, max_length)
     opts = backend.parse_options(options)
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="artifact", inputs=(model_dir,)) as tmp:
         result = backend.export(model_dir, tmp, options=opts, max_length=source.max_length)
         manifest = Manifest(
             backend=backend.name,

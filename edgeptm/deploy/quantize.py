@@ -23,7 +23,7 @@ from edgeptm.data import Dataset, sample_evenly
 from edgeptm.deploy.runners import artifact_manifest
 from edgeptm.deploy.validate import VALIDATION_SIZE, validate, validation_texts
 from edgeptm.errors import BackendError, DataError
-from edgeptm.fsutil import atomic_dir
+from edgeptm.fsutil import atomic_dir, check_output
 from edgeptm.manifest import Manifest
 from edgeptm.plugins import Plugins
 
@@ -75,6 +75,7 @@ def quantize(
     evaluation: Dataset | None = None,
     calibration: Sequence[str] = (),
     validation_texts: Sequence[str] = (),
+    force: bool = False,
 ) -> Manifest:
     """Make a ``precision`` variant of an exported artifact with the backend that owns it.
 
@@ -85,6 +86,7 @@ def quantize(
     if texts is not None:
         calibration, validation_texts = texts.calibration, texts.validation
     artifact = Path(artifact)
+    check_output(Path(out), "artifact", force=force, inputs=(artifact,))
     source = artifact_manifest(artifact)
     backend = plugins.available_backend(source.backend)
     backend.check_precision(precision)
@@ -95,7 +97,7 @@ def quantize(
             f"precision {precision!r} of backend {backend.name!r} measures accuracy while quantizing: "
             "give it labelled eval data (--eval-data, or data.eval in a recipe)"
         )
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="artifact", inputs=(artifact,)) as tmp:
         request = QuantizeRequest(
             artifact=artifact,
             out=tmp,

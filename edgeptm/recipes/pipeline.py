@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeptm import __version__
-from edgeptm.fsutil import fingerprint, write_json
+from edgeptm.errors import OutputError
+from edgeptm.fsutil import OUTPUT_MARKER, fingerprint, output_kind, run_lock, write_json
 from edgeptm.plugins import Plugins
 from edgeptm.recipes.context import Context
 from edgeptm.recipes.schema import artifact_kinds, validate_recipe
@@ -45,7 +46,22 @@ def run_recipe(
     recipe = validate_recipe(path, plugins)
     root = path.resolve().parent
     out = Path(output) if output else root / recipe.output
+    if out.is_dir() and any(out.iterdir()) and output_kind(out) is None:
+        raise OutputError(
+            f"{out}: exists and is not an edgeptm run folder; choose another output (nothing was changed)"
+        )
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is a file; choose another output folder (nothing was changed)")
     out.mkdir(parents=True, exist_ok=True)
+    if not (out / OUTPUT_MARKER).is_file():
+        (out / OUTPUT_MARKER).write_text(json.dumps({"kind": "run"}) + "\n", encoding="utf-8")
+    with run_lock(out):
+        return _run(recipe, root, out, plugins, path=path, force=force, log=log)
+
+
+def _run(
+    recipe: Any, root: Path, out: Path, plugins: Plugins, *, path: Path, force: bool, log: Callable[[str], None]
+) -> dict[str, Any]:
     state_path = out / STATE_FILE
     state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.is_file() and not force else {}
     kinds = plugins.stage_kinds()

@@ -214,7 +214,7 @@ def write_report(out: Path, result: Mapping[str, Any]) -> list[str]:
 
     taken: set[str] = set()
     images: dict[str, str] = {}
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="report") as tmp:
         for art in result["artifacts"]:
             rows, cols, drop = matrix(result, art, "macro_f1_drop")
             _, _, flip = matrix(result, art, "flip_rate")

@@ -61,7 +61,7 @@ def build_classifier(out: Path, *, steps: int = 60, seed: int = 0, max_length: i
     finally:
         torch.set_num_threads(threads)
     model.eval()
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="model") as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         Manifest(

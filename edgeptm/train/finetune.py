@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgeptm.backend import REFERENCE_BACKEND
 from edgeptm.data import Dataset, LabelMap
 from edgeptm.errors import ModelError
+from edgeptm.fsutil import check_output
 from edgeptm.manifest import WEIGHT_FILES, Manifest
 from edgeptm.measure.metrics import Report, classification_report
 from edgeptm.train import xla
@@ -122,11 +123,15 @@ def finetune(
     progress: bool = True,
     log: Any = print,
     callbacks: Sequence[Any] = (),
+    force: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``.
 
-    ``callbacks`` are extra transformers ``TrainerCallback`` objects.
+    ``callbacks`` are extra transformers ``TrainerCallback`` objects. A model edgeptm made at ``out`` is
+    replaced only with ``force``; anything else there is refused before training starts.
     """
+    local = Path(model).expanduser()
+    check_output(Path(out), "model", force=force, inputs=(local,) if local.exists() else ())
     with pinned_threads(options.threads):
         return _finetune(
             model,

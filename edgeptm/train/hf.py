@@ -149,7 +149,7 @@ def save_trained(
     """Write the trained model, its tokenizer and ``metrics.json`` to ``out`` atomically (rank 0 only),
     then remove the checkpoints folder ``work``. ``extra(tmp)`` adds files (a manifest) before the rename."""
     if trainer.is_world_process_zero():
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, kind="model") as tmp:
             trainer.save_model(str(tmp))
             tokenizer.save_pretrained(str(tmp))
             write_json(tmp / "metrics.json", metrics)

@@ -469,8 +469,15 @@ def pretrain(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Pre-train a masked LM on ``corpus`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``."""
+    """Pre-train a masked LM on ``corpus`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``.
+
+    A model edgeptm made at ``out`` is replaced only with ``force``; anything else there is refused at once."""
+    from edgeptm.fsutil import check_output
+
+    local = Path(model).expanduser() if model else None
+    check_output(Path(out), "model", force=force, inputs=(local,) if local and local.exists() else ())
     with pinned_threads(options.threads):
         return _pretrain(corpus, out, options, model=model, resume=resume, progress=progress, log=log)
 

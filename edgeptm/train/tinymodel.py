@@ -90,7 +90,7 @@ def build_model(
         **(size or TINY),
     )
     model = BertForMaskedLM(config)
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="model") as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return Path(out)

@@ -372,11 +372,16 @@ def trim_vocab(
     max_unk_rate: float = 0.05,
     verify_texts: int = 256,
     log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Write ``model_dir`` with a vocabulary trimmed to ``corpus`` into ``out``; return the report."""
+    """Write ``model_dir`` with a vocabulary trimmed to ``corpus`` into ``out``; return the report.
+
+    A model edgeptm made at ``out`` is replaced only with ``force``; anything else there is refused."""
+    from edgeptm.fsutil import check_output
     from edgeptm.manifest import has_manifest, read_manifest
 
     model_dir = Path(model_dir)
+    check_output(Path(out), "model", force=force, inputs=(model_dir,))
     if not model_dir.is_dir():
         raise ModelError(f"{model_dir}: no such model folder")
     if not (model_dir / "config.json").is_file():
@@ -433,7 +438,7 @@ def trim_vocab(
         raise ModelError(f"{model_dir}: the model has {vocab_rows} embeddings but its tokenizer {tok.size()} tokens")
     before = _sizes(model, model_dir)
     report: dict[str, Any] = {"tokenizer": tok.kind, "corpus": stats}
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="model", inputs=(Path(model_dir),)) as tmp:
         atomic_write_text(tmp / "tokenizer.json", json.dumps(tok.rebuilt(keep), ensure_ascii=False, indent=2))
         _write_tokenizer_files(model_dir, tmp, tok, keep, new_id)
         trimmed_model = copy.deepcopy(model)

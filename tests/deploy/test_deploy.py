@@ -84,7 +84,10 @@ def test_quantize_rejects_unknown_precision_and_non_fp32_input(
 ) -> None:
     with pytest.raises(BackendError) as err:
         deploy.quantize(plugins, onnx_fp32, tmp_path / "x", precision="int4")
-    assert str(err.value) == "backend 'onnx' does not support precision 'int4' (supported: fp32, int8, int8-static, int8-portable)"
+    assert (
+        str(err.value)
+        == "backend 'onnx' does not support precision 'int4' (supported: fp32, int8, int8-static, int8-portable)"
+    )
     with pytest.raises(BackendError, match="quantize an fp32 ONNX artifact, not a int8 one"):
         deploy.quantize(plugins, onnx_int8, tmp_path / "y", precision="int8")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

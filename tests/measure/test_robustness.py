@@ -128,10 +128,14 @@ def test_end_to_end_torch_fp32_vs_onnx_int8(
     from edgeptm.measure.robustness import perturb
     from edgeptm.perturb import resolve_specs
 
-    out = tmp_path / "report"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "notes.txt").write_text("keep")
     specs = ["char_swap", "word_drop:0.3", "arabic_tatweel", "width_half", "code_switch"]
+    refused = invoke(cli, "--artifact", finetuned, "--eval", "builtin:sample", "--out", users, "-p", "char_swap")
+    assert refused.exit_code == 1 and "exists and was not made by edgeptm" in refused.stderr
+    assert [p.name for p in users.iterdir()] == ["notes.txt"] and (users / "notes.txt").read_text() == "keep"
+    out = tmp_path / "report"
     args = ["--artifact", finetuned, "--artifact", onnx_int8, "--eval", "builtin:sample", "--out", out, "--seed", "3"]
     r = invoke(cli, *args, *[x for s in specs for x in ("-p", s)])
     assert r.exit_code == 0, r.output
@@ -139,6 +143,7 @@ def test_end_to_end_torch_fp32_vs_onnx_int8(
         f"wrote {out}: report.json, report.md, heatmap-finetuned.png, heatmap-onnx-int8.png, diff-onnx-int8-vs-finetuned.png"
     )
     assert sorted(p.name for p in out.iterdir()) == [
+        ".edgeptm-output",  # what edgeptm made, and so may replace with --force
         "diff-onnx-int8-vs-finetuned.png",
         "heatmap-finetuned.png",
         "heatmap-onnx-int8.png",

@@ -86,6 +86,7 @@ class Finetune(StageKind):
             resume=True,
             progress=False,
             log=ctx.log,
+            force=True,  # the run folder is edgeptm's; check_output still refuses anything else
         )
         return {"metrics": metrics}
 

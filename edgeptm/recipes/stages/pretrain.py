@@ -63,6 +63,7 @@ class Pretrain(StageKind):
             resume=can_resume(out, corpus, options, model),
             progress=False,
             log=lambda m: ctx.log(f"  {m}"),
+            force=True,  # the run folder is edgeptm's; check_output still refuses anything else
         )
         return {"pretrain": metrics}
 
