@@ -119,7 +119,13 @@ def bundle(
             ),
             encoding="utf-8",
         )
-        extra = {"edgeptm_version": __version__, "validation": validation, "export_info": manifest.export_info}
+        extra = {
+            "edgeptm_version": __version__,
+            "validation": validation,
+            "export_info": manifest.export_info,
+            # dynamic int8 computes activation scales over each batch: a text's scores depend on its batch mates
+            "batch_invariant": not str(manifest.export_info.get("scheme", "")).startswith("dynamic"),
+        }
         with runtime_errors():
             written = write_bundle_manifest(
                 staging,

@@ -101,6 +101,12 @@ class Classifier:
             )
         return out
 
+    @property
+    def batch_invariant(self) -> bool:
+        """Whether a text's prediction is independent of the texts batched with it. Not so for dynamic int8,
+        whose activation scales are computed over the whole batch (the bundle says so in ``extra``)."""
+        return bool(self.metadata.get("extra", {}).get("batch_invariant", True))
+
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         """One :class:`Prediction` per text, in order."""
         return self.predictions(self._logits(texts, batch_size))

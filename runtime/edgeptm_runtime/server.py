@@ -9,6 +9,7 @@ overloaded device answers 503 at once instead of piling up requests it will neve
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import signal
@@ -330,6 +331,16 @@ class PredictionServer:
         self.classifier = classifier
         self.config = config or ServerConfig()
         self.log = log or sys.stderr
+        if not classifier.batch_invariant and self.config.max_batch_size > 1:
+            # Dynamic int8 computes its activation scales over the batch: batching would make an answer
+            # depend on the requests that happened to share it. One text at a time keeps answers exact.
+            self.config = dataclasses.replace(self.config, max_batch_size=1)
+            print(
+                "edgeptm-runtime: this bundle's int8 scales are computed per batch (dynamic quantization), so texts "
+                "run one at a time and each answer equals predict([text]); a static int8 bundle micro-batches",
+                file=self.log,
+                flush=True,
+            )
         self.worker = BatchWorker(classifier, self.config, self.log)
         self.stopping = False
         self._active = 0
@@ -422,7 +433,7 @@ def serve(classifier: Classifier, config: ServerConfig, *, log: TextIO | None = 
         meta = server.public_metadata
         print(
             f"edgeptm-runtime {__version__}: serving {meta['name']} ({meta['engine']}, {meta['precision']}, "
-            f"{len(classifier.labels)} labels) on {server.url} (max batch {config.max_batch_size}, "
+            f"{len(classifier.labels)} labels) on {server.url} (max batch {server.config.max_batch_size}, "
             f"wait {config.max_wait_ms:g} ms, queue {config.queue_size})",
             file=log,
             flush=True,

@@ -260,3 +260,37 @@ def test_sigterm_finishes_the_in_flight_request_and_exits_0(tiny: TinyBundle, se
 def _length(response: bytes) -> int:
     match = re.search(rb"Content-Length: (\d+)", response)
     return int(match.group(1)) if match else 1
+
+
+def test_a_batch_dependent_bundle_runs_one_text_at_a_time(tiny: TinyBundle, tmp_path) -> None:
+    """Dynamic int8 computes activation scales over the batch, so the server does not micro-batch it."""
+    import io
+    import shutil
+
+    from tinymodels import LABELS, MAX_LENGTH
+
+    from edgeptm_runtime import write_bundle_manifest
+
+    folder = tmp_path / "dynamic"
+    shutil.copytree(tiny.path, folder)
+    (folder / "bundle.json").unlink()
+    write_bundle_manifest(
+        folder,
+        name="dynamic",
+        engine="onnx",
+        backend="onnx",
+        precision="int8",
+        labels=LABELS,
+        max_length=MAX_LENGTH,
+        extra={"batch_invariant": False},
+    )
+    log = io.StringIO()
+    with rt.load(folder) as clf:
+        assert clf.batch_invariant is False
+        with PredictionServer(clf, ServerConfig(port=0, max_batch_size=8), log=log) as srv:
+            assert srv.config.max_batch_size == 1 and srv.worker.max_batch == 1
+            status, body = request(srv.url, "POST", "/predict", {"texts": ["good", "very bad indeed"]})
+            assert status == 200 and [p["label"] for p in body["predictions"]] == [
+                p.label for p in (clf.predict(["good"])[0], clf.predict(["very bad indeed"])[0])
+            ]
+    assert "texts run one at a time" in log.getvalue()

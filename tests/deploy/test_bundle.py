@@ -32,6 +32,7 @@ def test_bundle_holds_checksummed_relative_files(int8_bundle: Path, onnx_int8: P
         and meta["labels"] == ["negative", "neutral", "positive"]
     )
     assert meta["operators"]["com.microsoft"] >= 1  # the fused int8 graph needs onnxruntime's contrib ops
+    assert meta["extra"]["batch_invariant"] is False  # dynamic int8: scales over the batch, so serve runs texts alone
     assert str(onnx_int8.parent) not in (int8_bundle / "bundle.json").read_text()  # no absolute paths
     assert all(not Path(name).is_absolute() and ".." not in Path(name).parts for name in meta["files"])
     assert edgeptm_runtime.verify_bundle(int8_bundle).name == "tiny-int8"
