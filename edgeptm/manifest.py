@@ -100,29 +100,39 @@ def copy_tokenizer(src: Path, dst: Path) -> list[str]:
     return copied
 
 
+def usable_positions(config: dict[str, Any]) -> int:
+    """Tokens a model can read: its position embeddings (RoBERTa-style models reserve two)."""
+    positions = int(config.get("max_position_embeddings", 512))
+    return positions - 2 if config.get("model_type") in ("xlm-roberta", "roberta") else positions
+
+
 def model_manifest(model_dir: Path, max_length: int | None = None) -> Manifest:
-    """The manifest of a fine-tuned model folder; built from ``config.json`` when it has none."""
+    """The manifest of a fine-tuned model folder; built from ``config.json`` when it has none.
+
+    ``max_length`` overrides the model's, within what its position embeddings can read."""
     model_dir = Path(model_dir)
+    config_file = model_dir / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
+    if max_length is not None and config is not None and not 1 <= max_length <= usable_positions(config):
+        raise ModelError(
+            f"max_length {max_length}: {model_dir} reads at most {usable_positions(config)} tokens; "
+            f"choose 1 to {usable_positions(config)}"
+        )
     if has_manifest(model_dir):
         manifest = read_manifest(model_dir)
         if max_length:
             manifest = manifest.model_copy(update={"max_length": max_length})
         return manifest
-    config_file = model_dir / "config.json"
-    if not config_file.is_file():
+    if config is None:
         raise ModelError(f"{model_dir}: not a model folder (no config.json); pass a `save_pretrained` folder")
     if not (model_dir / "tokenizer.json").is_file():
         raise ModelError(f"{model_dir}: no tokenizer.json; save the model with its fast tokenizer")
-    config = json.loads(config_file.read_text(encoding="utf-8"))
     id2label = config.get("id2label") or {}
     labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else []
     if not labels:
         raise ModelError(f"{config_file}: no id2label; fine-tune the model for classification first")
     if max_length is None:
-        positions = int(config.get("max_position_embeddings", 512))
-        max_length = min(
-            DEFAULT_MAX_LENGTH, positions - 2 if config.get("model_type") in ("xlm-roberta", "roberta") else positions
-        )
+        max_length = min(DEFAULT_MAX_LENGTH, usable_positions(config))
     files = [n for n in WEIGHT_FILES if (model_dir / n).is_file()]
     return Manifest(
         backend="torch",

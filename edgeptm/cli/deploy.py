@@ -14,7 +14,12 @@ from edgeptm.cli.options import current_plugins, data_options, force_option, loa
 @click.option("--backend", "backend_name", required=True, help="Backend name (see `edgeptm backends`).")
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Backend option (repeatable).")
-@click.option("--max-length", default=None, type=int, help="Max tokens (default: the model's).")
+@click.option(
+    "--max-length",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Max tokens (default: the model's, at most its positions).",
+)
 @click.option(
     "--validate-on", default="builtin:sample", show_default=True, help="Texts to check the export against torch."
 )

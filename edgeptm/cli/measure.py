@@ -27,8 +27,8 @@ from edgeptm.cli.options import current_plugins, data_options, force_option, int
 @click.option(
     "--train-languages", default=None, help="Comma-separated training languages: report zero-shot transfer separately."
 )
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--threads", default=None, type=int)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(

@@ -26,6 +26,7 @@ from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 @click.option("--warmup-ratio", default=0.0, show_default=True, type=float)
 @click.option("--weight-decay", default=0.01, show_default=True, type=float)
 @click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--threads", default=None, type=int, help="torch threads while training (default: the physical cores).")
 @click.option("--freeze-layers", default=None, type=int, help="Freeze the embeddings and the lowest N encoder layers.")
 @click.option("--patience", default=3, show_default=True, type=int, help="Early-stopping patience in epochs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
@@ -48,6 +49,7 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
             warmup_ratio=kw["warmup_ratio"],
             weight_decay=kw["weight_decay"],
             seed=kw["seed"],
+            threads=kw["threads"],
             freeze_layers=kw["freeze_layers"],
             early_stopping_patience=kw["patience"],
         )
@@ -172,6 +174,7 @@ def _default(name: str):
     help="Stop when a language has a larger share of unknown tokens.",
 )
 @click.option("--seed", default=_default("seed"), show_default=True, type=int)
+@click.option("--threads", default=None, type=int, help="torch threads while training (default: the physical cores).")
 @click.option(
     "--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint (same options only)."
 )

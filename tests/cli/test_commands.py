@@ -178,3 +178,32 @@ def test_errors_are_one_line(cli, tmp_path: Path, finetuned: Path, args: list[st
     assert r.exit_code != 0
     assert r.stderr.strip().splitlines()[-1] == error.format(**fmt)
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["evaluate", "--artifact", "{finetuned}", "--data", "builtin:sample", "--batch-size", "0"],
+            "Invalid value for '--batch-size': 0 is not in the range x>=1.",
+        ),
+        (
+            ["evaluate", "--artifact", "{finetuned}", "--data", "builtin:sample", "--threads", "-1"],
+            "Invalid value for '--threads': -1 is not in the range x>=1.",
+        ),
+        (
+            ["export", "--model", "{finetuned}", "--backend", "onnx", "--out", "{tmp}/x", "--max-length", "0"],
+            "Invalid value for '--max-length': 0 is not in the range x>=1.",
+        ),
+        (
+            ["export", "--model", "{finetuned}", "--backend", "onnx", "--out", "{tmp}/x", "--max-length", "100000"],
+            "max_length 100000: {finetuned} reads at most 128 tokens; choose 1 to 128",
+        ),
+    ],
+)
+def test_numeric_options_are_checked_at_the_boundary(cli, tmp_path: Path, finetuned: Path, args, message) -> None:
+    fill = {"finetuned": str(finetuned), "tmp": str(tmp_path)}
+    r = invoke(cli, *[a.format(**fill) for a in args])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert message.format(**fill) in r.stderr and r.stderr.count("\n") <= 4
+    assert not (tmp_path / "x").exists()
