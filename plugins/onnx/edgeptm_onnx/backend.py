@@ -7,15 +7,16 @@ import json
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgeptm.backend import Availability, Backend, ExportResult, QuantizeRequest, Runner
 from edgeptm.encoding import Encoded, Encoder, runtime_errors
 from edgeptm.errors import BackendError, ModelError
 from edgeptm.manifest import Manifest, copy_tokenizer
+from edgeptm_onnx.portable import STANDARD_DOMAIN, operator_domains, standard_graph
 
 MODEL_FILE = "model.onnx"
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
@@ -32,10 +33,37 @@ class OnnxOptions(BaseModel):
     optimize: bool = Field(True, description="apply ORT transformer fusions (attention, layer norm, GELU)")
     per_channel: bool = Field(True, description="int8: one scale per output channel of each weight")
     reduce_range: bool = Field(False, description="int8: 7-bit weights, avoids U8S8 saturation on AVX2 without VNNI")
-    calibration_size: int = Field(
-        128, ge=1, description="int8-static: calibration texts, sampled evenly across languages"
+    calibration_size: int | None = Field(
+        None,
+        ge=1,
+        description="int8-static: at most this many of the calibration texts (default: all that quantize passes, "
+        "i.e. --calibration-size)",
     )
-    calibrate_method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    calibrate_method: Literal["minmax", "entropy", "percentile"] = Field(
+        "minmax",
+        description="int8-static: how activation ranges are set (entropy and percentile calibrate on texts padded "
+        "to max_length)",
+    )
+    nodes_to_exclude: list[str] = Field(
+        default_factory=list,
+        description="int8-static: matrix products to keep in float on purpose, by node name in the fp32 graph "
+        "(comma-separated; an Attention named here stays fused). Every other MatMul/Gemm/Attention gets int8 "
+        "activations and weights, or the quantization fails and writes nothing; export_info records matmuls, "
+        "float_matmuls and float_matmul_nodes",
+    )
+    min_agreement: float = Field(
+        90.0,
+        ge=0.0,
+        le=100.0,
+        description="int8-static: refuse the result (nothing written) when its top-1 agreement with the fp32 "
+        "artifact on the calibration texts is below this percentage",
+    )
+
+    @field_validator("nodes_to_exclude", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``--option nodes_to_exclude=A,B`` as well as a YAML list."""
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
 class OnnxBackend(Backend):
@@ -103,15 +131,7 @@ class OnnxBackend(Backend):
         return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
 
     def quantize(self, request: QuantizeRequest) -> ExportResult:
-        import onnx
-        from onnxruntime.quantization import (
-            CalibrationMethod,
-            QuantFormat,
-            QuantType,
-            quantize_dynamic,
-            quantize_static,
-        )
-        from onnxruntime.quantization.shape_inference import quant_pre_process
+        from edgeptm_onnx.static import StaticSettings, quantize_static_int8
 
         artifact, out, precision, manifest, options = (
             request.artifact,
@@ -125,83 +145,80 @@ class OnnxBackend(Backend):
             raise BackendError(f"{artifact}: quantize an fp32 ONNX artifact, not a {manifest.precision} one")
         if precision == "fp32":
             raise BackendError("precision fp32 is what `edgeptm export` makes; quantize to int8 or int8-static")
+        if options.nodes_to_exclude and precision != "int8-static":
+            raise BackendError(f"option nodes_to_exclude applies to precision int8-static, not {precision}")
         with tempfile.TemporaryDirectory(dir=out) as work:
-            prepped = Path(work) / "prepped.onnx"
-            quant_pre_process(
-                str(Path(artifact) / MODEL_FILE), str(prepped), skip_optimization=True, skip_symbolic_shape=True
-            )
-            if precision == "int8-portable":
-                fp32_domains = operator_domains(Path(artifact) / MODEL_FILE)
-                if fp32_domains != {STANDARD_DOMAIN}:
-                    raise BackendError(
-                        f"{artifact}: int8-portable needs a graph of standard ONNX operators, and this export uses "
-                        f"{', '.join(sorted(fp32_domains - {STANDARD_DOMAIN}))} (the fused graph); export again with "
-                        "--option optimize=false"
-                    )
-            if precision in ("int8", "int8-portable"):
-                quantize_dynamic(
-                    prepped,
-                    out / MODEL_FILE,
-                    per_channel=options.per_channel,
-                    reduce_range=options.reduce_range,
-                    weight_type=QuantType.QInt8,
-                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-                )
-                info = {"scheme": "dynamic", "calibration_texts": 0}
-                if precision == "int8-portable":
-                    domains = operator_domains(out / MODEL_FILE)
-                    if domains != {STANDARD_DOMAIN}:
-                        raise BackendError(
-                            f"int8-portable: quantization brought in {', '.join(sorted(domains - {STANDARD_DOMAIN}))} "
-                            "operators; nothing was written"
-                        )
-                    info = {"scheme": "dynamic-matmulinteger", "calibration_texts": 0, "operator_domains": sorted(domains)}
-            else:
+            if precision == "int8-static":
                 texts = list(request.calibration)[: options.calibration_size]
                 if not texts:
                     raise BackendError("int8-static needs calibration texts (pass --calibration DATA)")
-                encoder = Encoder.from_dir(artifact, manifest.max_length)
-                method = {
-                    "minmax": CalibrationMethod.MinMax,
-                    "entropy": CalibrationMethod.Entropy,
-                    "percentile": CalibrationMethod.Percentile,
-                }[options.calibrate_method]
-                quantize_static(
-                    prepped,
+                info = quantize_static_int8(
+                    Path(artifact) / MODEL_FILE,
                     out / MODEL_FILE,
-                    _Calibration(encoder, texts, _input_names(prepped)),
-                    quant_format=QuantFormat.QDQ,
-                    per_channel=options.per_channel,
-                    reduce_range=options.reduce_range,
-                    activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8,
-                    calibrate_method=method,
-                    extra_options={
-                        "WeightSymmetric": True,
-                        "ActivationSymmetric": False,
-                        "QuantizeBias": False,
-                        "DefaultTensorType": onnx.TensorProto.FLOAT,
-                    },
+                    Path(work),
+                    Encoder.from_dir(artifact, manifest.max_length),
+                    texts,
+                    StaticSettings(
+                        per_channel=options.per_channel,
+                        reduce_range=options.reduce_range,
+                        calibrate_method=options.calibrate_method,
+                        nodes_to_exclude=list(options.nodes_to_exclude),
+                        min_agreement=options.min_agreement,
+                    ),
                 )
-                info = {"scheme": "static-qdq", "calibration_texts": len(texts)}
+            else:
+                info = self._quantize_dynamic(Path(artifact), out, Path(work), precision, options, manifest)
         copy_tokenizer(artifact, out)
         return ExportResult([MODEL_FILE], info)
+
+    @staticmethod
+    def _quantize_dynamic(
+        artifact: Path, out: Path, work: Path, precision: str, options: OnnxOptions, manifest: Manifest
+    ) -> dict[str, Any]:
+        """int8 and int8-portable: weights int8, activations quantized at run time (no calibration)."""
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        from edgeptm_onnx.static import count_float_matmuls
+
+        source = artifact / MODEL_FILE
+        reexported = False
+        if precision == "int8-portable":
+            source, reexported = standard_graph(artifact, manifest, work, opset=options.opset)
+        prepped = work / "prepped.onnx"
+        quant_pre_process(str(source), str(prepped), skip_optimization=True, skip_symbolic_shape=True)
+        quantize_dynamic(
+            prepped,
+            out / MODEL_FILE,
+            per_channel=options.per_channel,
+            reduce_range=options.reduce_range,
+            weight_type=QuantType.QInt8,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        # Recorded, not enforced: dynamic int8 quantizes the products that have a weight operand, and the
+        # activation x activation ones (QK^T, probabilities.V) of an unfused graph stay float.
+        count = count_float_matmuls(onnx.load(str(out / MODEL_FILE), load_external_data=False).graph)
+        info: dict[str, Any] = {
+            "scheme": "dynamic",
+            "calibration_texts": 0,
+            "matmuls": count.total,
+            "float_matmuls": count.floats,
+        }
+        if precision == "int8-portable":
+            domains = operator_domains(out / MODEL_FILE)
+            if domains != {STANDARD_DOMAIN}:
+                raise BackendError(
+                    f"int8-portable: quantization brought in {', '.join(sorted(domains - {STANDARD_DOMAIN}))} "
+                    "operators; nothing was written"
+                )
+            info.update(scheme="dynamic-matmulinteger", operator_domains=sorted(domains), reexported_unfused=reexported)
+        return info
 
     def load(self, artifact: Path, manifest: Manifest, *, device: str = "cpu", threads: int | None = None) -> Runner:
         self.check_precision(manifest.precision)
         self.check_device(device)
         return OnnxRunner(Path(artifact), manifest, device=device, threads=threads)
-
-
-STANDARD_DOMAIN = "ai.onnx"
-
-
-def operator_domains(model: Path) -> set[str]:
-    """The operator domains a model's nodes use (``ai.onnx`` for the default one)."""
-    import onnx
-
-    graph = onnx.load(str(model), load_external_data=False).graph
-    return {node.domain or STANDARD_DOMAIN for node in graph.node}
 
 
 def _has_onnx_exporter() -> bool:
@@ -210,24 +227,6 @@ def _has_onnx_exporter() -> bool:
     return spec is not None and any(
         (Path(p) / "exporters" / "onnx").is_dir() for p in (spec.submodule_search_locations or [])
     )
-
-
-def _input_names(model: Path) -> list[str]:
-    import onnx
-
-    graph = onnx.load(str(model), load_external_data=False).graph
-    initializers = {i.name for i in graph.initializer}
-    return [i.name for i in graph.input if i.name not in initializers]
-
-
-class _Calibration:
-    """onnxruntime CalibrationDataReader over texts, one text per feed."""
-
-    def __init__(self, encoder: Encoder, texts: list[str], inputs: list[str]) -> None:
-        self.feeds = iter([{k: v for k, v in encoder([t]).items() if k in inputs} for t in texts])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self.feeds, None)
 
 
 class OnnxRunner(Runner):

@@ -16,8 +16,12 @@ from edgeptm.errors import BackendError
 @pytest.fixture(scope="module")
 def portable(tmp_path_factory, plugins, finetuned: Path, sample) -> Path:
     root = tmp_path_factory.mktemp("portable")
-    deploy.export(plugins, "onnx", finetuned, root / "fp32", options={"optimize": False}, validation_texts=sample["eval"].texts)
-    deploy.quantize(plugins, root / "fp32", root / "int8", precision="int8-portable", validation_texts=sample["eval"].texts)
+    deploy.export(
+        plugins, "onnx", finetuned, root / "fp32", options={"optimize": False}, validation_texts=sample["eval"].texts
+    )
+    deploy.quantize(
+        plugins, root / "fp32", root / "int8", precision="int8-portable", validation_texts=sample["eval"].texts
+    )
     return root / "int8"
 
 
@@ -59,7 +63,24 @@ def test_the_fused_int8_bundle_is_refused_by_openvino(tmp_path: Path, plugins, o
         edgeptm_runtime.load(folder, engine="openvino")
 
 
-def test_a_fused_export_is_refused_with_the_fix(tmp_path: Path, plugins, onnx_fp32: Path) -> None:
-    with pytest.raises(BackendError, match="export again with --option optimize=false"):
-        deploy.quantize(plugins, onnx_fp32, tmp_path / "x", precision="int8-portable")
+def test_a_fused_export_is_re_exported_unfused_from_its_source(tmp_path: Path, plugins, onnx_fp32: Path) -> None:
+    import json
+    import shutil
+
+    import onnx
+
+    from edgeptm.manifest import read_manifest
+
+    deploy.quantize(plugins, onnx_fp32, tmp_path / "portable", precision="int8-portable")
+    m = read_manifest(tmp_path / "portable")
+    assert m.export_info["reexported_unfused"] is True and m.export_info["operator_domains"] == ["ai.onnx"]
+    assert {n.domain for n in onnx.load(str(tmp_path / "portable" / "model.onnx")).graph.node} == {""}
+
+    orphan = tmp_path / "orphan"
+    shutil.copytree(onnx_fp32, orphan)
+    manifest = json.loads((orphan / "edgeptm.json").read_text())
+    manifest["source"] = str(tmp_path / "gone")
+    (orphan / "edgeptm.json").write_text(json.dumps(manifest))
+    with pytest.raises(BackendError, match="its source model is gone; export again with --option optimize=false"):
+        deploy.quantize(plugins, orphan, tmp_path / "x", precision="int8-portable")
     assert not (tmp_path / "x").exists()
