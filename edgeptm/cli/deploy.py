@@ -100,7 +100,7 @@ def quantize(
         evaluation=evaluation,
         force=force,
     )
-    click.echo(texts.describe(), err=True)
+    click.echo(texts.describe(manifest.export_info.get("calibration_texts")), err=True)
     print_artifact(out, manifest)
 
 

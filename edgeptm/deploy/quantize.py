@@ -39,11 +39,15 @@ class QuantizeTexts:
     calibration_source: str
     validation_source: str
 
-    def describe(self) -> str:
-        return (
-            f"calibrated on {len(self.calibration)} texts of {self.calibration_source}; "
-            f"validated on {len(self.validation)} other texts of {self.validation_source}"
+    def describe(self, used: int | None = None) -> str:
+        """What was used; ``used`` is how many calibration texts the backend took (0: a dynamic scheme)."""
+        used = len(self.calibration) if used is None else used
+        calibrated = (
+            f"calibrated on {used} texts of {self.calibration_source}"
+            if used
+            else "no calibration (activations are quantized at run time)"
         )
+        return f"{calibrated}; validated on {len(self.validation)} other texts of {self.validation_source}"
 
 
 def quantize_texts(
@@ -121,6 +125,8 @@ def quantize(
             manifest.validation = validate(plugins, tmp, manifest, validation_texts)
             if texts is not None:
                 manifest.validation["source"] = texts.validation_source
-                manifest.validation["calibration"] = {"source": texts.calibration_source, "n": len(texts.calibration)}
+                used = int(manifest.export_info.get("calibration_texts", len(texts.calibration)))
+                if used:
+                    manifest.validation["calibration"] = {"source": texts.calibration_source, "n": used}
         manifest.save(tmp)
     return manifest

@@ -59,6 +59,19 @@ def test_export_quantize_evaluate_bench_commands(cli, tmp_path: Path, finetuned:
     )
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith(f"wrote {int8}: onnx int8, ")
+    # dynamic int8 uses no calibration texts, and says so; validation never reuses calibration texts
+    assert (
+        "no calibration (activations are quantized at run time); validated on 120 other texts of builtin:sample"
+        in r.stderr
+    )
+    static = tmp_path / "static"
+    r = invoke(
+        cli, "quantize", "--artifact", onnx, "--precision", "int8-static", "--out", static, "--calibration-size", "40"
+    )
+    assert r.exit_code == 0, r.output
+    assert "calibrated on 40 texts of builtin:sample; validated on 120 other texts of builtin:sample" in r.stderr
+    validation = json.loads((static / "edgeptm.json").read_text())["validation"]
+    assert validation["calibration"] == {"source": "builtin:sample", "n": 40} and validation["n"] == 120
 
     r = invoke(cli, "evaluate", "--artifact", int8, "--artifact", finetuned, "--data", "builtin:sample", "--json")
     assert r.exit_code == 0, r.output

@@ -50,7 +50,6 @@ class Quantize(StageKind):
         texts = deploy.quantize_texts(
             ctx.dataset("train"), ctx.dataset("eval"), calibration_size=stage.calibration_size
         )
-        ctx.log(f"  {texts.describe()}")
         manifest = deploy.quantize(
             ctx.plugins,
             ctx.artifacts[stage.from_],
@@ -61,6 +60,7 @@ class Quantize(StageKind):
             evaluation=ctx.dataset("eval"),
             force=True,  # the run folder is edgeptm's; check_output still refuses anything else
         )
+        ctx.log(f"  {texts.describe(manifest.export_info.get('calibration_texts'))}")
         return {"manifest": manifest.model_dump(mode="json")}
 
 
