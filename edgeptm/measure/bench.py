@@ -22,12 +22,6 @@ from typing_extensions import NotRequired, TypedDict
 from edgeptm.errors import EdgeptmError
 from edgeptm.measure.machine import describe_machine, machine
 
-FILLER = (
-    "The hotel was clean and the staff were friendly. El servicio fue lento pero la comida estaba rica. "
-    "Le film était long mais magnifique. Der Zug kam pünktlich an. Поезд прибыл вовремя. "
-    "كان الطعام لذيذا جدا. खाना बहुत स्वादिष्ट था। 这家餐厅的服务很好。"
-)
-
 
 class BenchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -77,24 +71,6 @@ class BenchResult(TypedDict):
     cold_start_s: NotRequired[float]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(values, q))
-
-
-def _peak_rss_kb() -> int:
-    """This process's peak RSS. ``VmHWM`` on Linux: ``ru_maxrss`` survives exec from a big parent."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def measure(artifact: Path, options: BenchOptions) -> BenchResult:
     """Measure one artifact in this process (the worker side)."""
     import psutil
@@ -110,34 +86,23 @@ def measure(artifact: Path, options: BenchOptions) -> BenchResult:
     runner = load_runner(get_plugins(), artifact, device=options.device, threads=options.threads)
     load_s = time.perf_counter() - started
     rss_loaded = psutil.Process().memory_info().rss
-    measurements: list[Measurement] = []
+    from edgeptm_runtime.bench import latencies, peak_rss_kb
+
     with runner, warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
-        for seq in options.seq_lengths:
-            if seq > manifest.max_length:
-                raise EdgeptmError(f"sequence length {seq} exceeds the max length {manifest.max_length} of {artifact}")
-            for bs in options.batch_sizes:
-                batch = runner.encode([FILLER * (1 + seq // 16)] * bs, pad_to=seq)
-                for _ in range(options.warmup):
-                    runner.predict(batch)
-                times = []
-                for _ in range(options.iterations):
-                    t0 = time.perf_counter()
-                    runner.predict(batch)
-                    times.append((time.perf_counter() - t0) * 1000)
-                mean_s = sum(times) / len(times) / 1000
-                measurements.append(
-                    {
-                        "batch_size": bs,
-                        "seq_length": seq,
-                        "p50_ms": _percentile(times, 50),
-                        "p90_ms": _percentile(times, 90),
-                        "p99_ms": _percentile(times, 99),
-                        "mean_ms": mean_s * 1000,
-                        "throughput_items_per_s": bs / mean_s,
-                    }
-                )
-    peak_kb = _peak_rss_kb()
+        try:
+            measurements = latencies(
+                runner.encode,
+                runner.predict,
+                max_length=manifest.max_length,
+                seq_lengths=options.seq_lengths,
+                batch_sizes=options.batch_sizes,
+                warmup=options.warmup,
+                iterations=options.iterations,
+            )
+        except ValueError as exc:
+            raise EdgeptmError(f"{exc} of {artifact}") from None
+    peak_kb = peak_rss_kb()
     return {
         "artifact": str(artifact),
         "backend": manifest.backend,

@@ -42,6 +42,48 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def latencies(
+    encode: Any,
+    run: Any,
+    *,
+    max_length: int,
+    seq_lengths: list[int],
+    batch_sizes: list[int],
+    warmup: int,
+    iterations: int,
+) -> list[dict[str, Any]]:
+    """Latency per (sequence length, batch size): ``encode(texts, pad_to=seq)`` once, ``run(batch)`` ``warmup``
+    times untimed, then ``iterations`` timed runs; p50/p90/p99 and mean in ms, and items per second.
+
+    The one timing loop of edgeptm: ``edgeptm bench`` uses it for artifacts and, here, for bundles."""
+    out = []
+    for seq in seq_lengths:
+        if seq > max_length:
+            raise ValueError(f"sequence length {seq} exceeds the max length {max_length}")
+        for bs in batch_sizes:
+            batch = encode([FILLER * (1 + seq // 16)] * bs, pad_to=seq)
+            for _ in range(warmup):
+                run(batch)
+            times = []
+            for _ in range(iterations):
+                t0 = time.perf_counter()
+                run(batch)
+                times.append((time.perf_counter() - t0) * 1000)
+            mean_s = sum(times) / len(times) / 1000
+            out.append(
+                {
+                    "batch_size": bs,
+                    "seq_length": seq,
+                    "p50_ms": _percentile(times, 50),
+                    "p90_ms": _percentile(times, 90),
+                    "p99_ms": _percentile(times, 99),
+                    "mean_ms": mean_s * 1000,
+                    "throughput_items_per_s": bs / mean_s,
+                }
+            )
+    return out
+
+
 def measure(bundle: str, options: dict[str, Any]) -> dict[str, Any]:
     import warnings
 
@@ -55,31 +97,18 @@ def measure(bundle: str, options: dict[str, Any]) -> dict[str, Any]:
         warnings.simplefilter("ignore", TruncationWarning)
         clf.predict([FILLER])
         first = time.perf_counter()
-        measurements = []
-        for seq in options.get("seq_lengths", [128]):
-            if seq > clf.max_length:
-                raise SystemExit(f"sequence length {seq} exceeds the bundle's max length {clf.max_length}")
-            for bs in options.get("batch_sizes", [1, 8]):
-                batch = clf.encoder([FILLER * (1 + seq // 16)] * bs, pad_to=seq)
-                for _ in range(options.get("warmup", 5)):
-                    clf.engine.logits(batch, pad_id=clf.encoder.pad_id)
-                times = []
-                for _ in range(options.get("iterations", 30)):
-                    t0 = time.perf_counter()
-                    clf.engine.logits(batch, pad_id=clf.encoder.pad_id)
-                    times.append((time.perf_counter() - t0) * 1000)
-                mean_s = sum(times) / len(times) / 1000
-                measurements.append(
-                    {
-                        "batch_size": bs,
-                        "seq_length": seq,
-                        "p50_ms": _percentile(times, 50),
-                        "p90_ms": _percentile(times, 90),
-                        "p99_ms": _percentile(times, 99),
-                        "mean_ms": mean_s * 1000,
-                        "throughput_items_per_s": bs / mean_s,
-                    }
-                )
+        try:
+            measurements = latencies(
+                clf.encoder,
+                lambda batch: clf.engine.logits(batch, pad_id=clf.encoder.pad_id),
+                max_length=clf.max_length,
+                seq_lengths=options.get("seq_lengths", [128]),
+                batch_sizes=options.get("batch_sizes", [1, 8]),
+                warmup=options.get("warmup", 5),
+                iterations=options.get("iterations", 30),
+            )
+        except ValueError as exc:
+            raise SystemExit(f"{exc} of {bundle}") from None
     meta = clf.metadata
     size = sum(entry["size"] for entry in meta["files"].values())
     clf.close()
