@@ -14,6 +14,18 @@ from typing import Any
 
 from edgeptm.errors import OutputError
 
+
+def cache_dir() -> Path:
+    """Where edgeptm keeps what it builds or checks once (the built-in model, verified hashes):
+    ``$EDGEPTM_CACHE`` or ``~/.cache/edgeptm``."""
+    return Path(os.environ.get("EDGEPTM_CACHE", Path.home() / ".cache" / "edgeptm"))
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, read in 1 MiB chunks."""
+    return _file_digest(Path(path))
+
+
 OUTPUT_MARKER = ".edgeptm-output"
 """Written into every folder edgeptm makes (``{"kind": ...}``): only such folders may be replaced."""
 OWN_FILES = ("edgeptm.json", "bundle.json", "state.json")

@@ -3,17 +3,18 @@ model folders (read as torch fp32 artifacts), and the tokenizer files a backend 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from typing_extensions import TypedDict
 
 from edgeptm import __version__
 from edgeptm.errors import ModelError
-from edgeptm.fsutil import write_json
+from edgeptm.fsutil import atomic_write_text, cache_dir, file_sha256, write_json
 
 MANIFEST = "edgeptm.json"
 
@@ -51,10 +52,64 @@ class Manifest(BaseModel):
     export_info: dict[str, Any] = {}
     """What the export or quantization did (fusions, scheme, calibration texts): a record, never an input."""
     validation: Validation | None = None
+    sha256: dict[str, str] = {}
+    """The sha256 of every file the artifact needs (model files, tokenizer, config): checked on load, so the
+    files used are the files that were measured."""
     edgeptm_version: str = __version__
 
+    @field_validator("files")
+    @classmethod
+    def _inside(cls, files: list[str]) -> list[str]:
+        for name in files:
+            path = PurePosixPath(name)
+            if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
+                raise ValueError(f"{name!r} is not a path inside the artifact folder")
+        return files
+
     def save(self, folder: Path) -> None:
-        write_json(Path(folder) / MANIFEST, self.model_dump(mode="json"))
+        """Write ``edgeptm.json`` into ``folder`` with the sha256 of the files it needs."""
+        folder = Path(folder)
+        self.sha256 = {name: file_sha256(folder / name) for name in needed_files(folder, self.files)}
+        write_json(folder / MANIFEST, self.model_dump(mode="json"))
+
+
+def needed_files(folder: Path, files: list[str]) -> list[str]:
+    """The model files plus the tokenizer and config files present: what loading the artifact reads."""
+    extra = [n for n in (*TOKENIZER_FILES, "config.json") if (Path(folder) / n).is_file() and n not in files]
+    return [*files, *extra]
+
+
+def verify_files(folder: Path, manifest: Manifest) -> None:
+    """Check every hashed file against the manifest; a one-line :class:`ModelError` names the first that
+    differs or is missing. A file whose size and mtime match a check already made here is not re-read."""
+    folder = Path(folder)
+    if not manifest.sha256:
+        return  # written before edgeptm hashed its artifacts
+    memo_path = cache_dir() / "verified" / (hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:24] + ".json")
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8")) if memo_path.is_file() else {}
+    except (OSError, ValueError):
+        memo = {}
+    fresh = {}
+    for name, digest in manifest.sha256.items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelError(f"{path}: missing, though {MANIFEST} lists it; the artifact is incomplete, make it again")
+        stat = path.stat()
+        key = [stat.st_size, stat.st_mtime_ns, digest]
+        if memo.get(name) != key:
+            if file_sha256(path) != digest:
+                raise ModelError(
+                    f"{path}: its content changed since edgeptm wrote it (sha256 differs from {MANIFEST}); "
+                    "make the artifact again"
+                )
+        fresh[name] = key
+    if fresh != memo:
+        try:
+            memo_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(memo_path, json.dumps(fresh))
+        except OSError:
+            pass  # a read-only cache only costs a re-check next time
 
 
 def has_manifest(folder: Path) -> bool:
@@ -73,7 +128,10 @@ def read_manifest(folder: Path) -> Manifest:
         )
     try:
         return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}" for e in exc.errors())
+        raise ModelError(f"{path}: invalid manifest ({problems}); make the artifact again") from None
+    except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise ModelError(f"{path}: invalid manifest ({first})") from None
 

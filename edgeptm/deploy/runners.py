@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from edgeptm.backend import Runner
 from edgeptm.errors import ModelError
-from edgeptm.manifest import Manifest, has_manifest, model_manifest, read_manifest
+from edgeptm.manifest import MANIFEST, Manifest, has_manifest, model_manifest, read_manifest, verify_files
 from edgeptm.plugins import Plugins
 
 
 def artifact_manifest(path: Path) -> Manifest:
-    """The manifest of an artifact or of a plain fine-tuned model folder."""
+    """The manifest of an artifact or of a plain fine-tuned model folder, checked against the files.
+
+    Every hashed file must match its sha256 (:func:`~edgeptm.manifest.verify_files`), and the labels must
+    be the model's own (``config.json``'s ``id2label``), so a tampered or mixed-up artifact is refused with
+    one line before anything runs it."""
     path = Path(path)
     if not path.is_dir():
         raise ModelError(f"{path}: no such artifact folder")
-    return read_manifest(path) if has_manifest(path) else model_manifest(path)
+    if not has_manifest(path):
+        return model_manifest(path)
+    manifest = read_manifest(path)
+    verify_files(path, manifest)
+    config = path / "config.json"
+    if config.is_file():
+        try:
+            id2label = json.loads(config.read_text(encoding="utf-8")).get("id2label") or {}
+        except ValueError:
+            raise ModelError(f"{config}: not valid JSON; make the artifact again") from None
+        labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else []
+        if labels and labels != manifest.labels:
+            raise ModelError(
+                f"{path / MANIFEST}: labels {manifest.labels} differ from the model's own {labels} (config.json); "
+                "make the artifact again"
+            )
+    return manifest
 
 
 def load_runner(plugins: Plugins, artifact: Path, *, device: str | None = None, threads: int | None = None) -> Runner:

@@ -15,13 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeptm.errors import ModelError
-from edgeptm.fsutil import atomic_dir, write_json
+from edgeptm.fsutil import atomic_dir, cache_dir, write_json
 from edgeptm.train.tinymodel import BUILTIN_MODEL, builtin_model
-
-
-def cache_dir() -> Path:
-    """Where edgeptm keeps what it builds once (the built-in model): ``$EDGEPTM_CACHE`` or ``~/.cache/edgeptm``."""
-    return Path(os.environ.get("EDGEPTM_CACHE", Path.home() / ".cache" / "edgeptm"))
 
 
 def physical_cores() -> int:

@@ -82,10 +82,10 @@ def test_bad_input_errors(cli, tmp_path: Path, finetuned: Path, onnx_int8: Path)
     manifest["labels"] = ["positive", "neutral", "negative"]
     (relabelled / "edgeptm.json").write_text(json.dumps(manifest))
     r = invoke(cli, *base, "--artifact", relabelled)
-    assert (r.exit_code, r.stderr) == (
+    assert (r.exit_code, r.stderr) == (  # reordered labels are caught at load, against the model's own
         1,
-        f"Error: {relabelled}: labels (positive, neutral, negative) differ from those of "
-        "onnx-int8 (negative, neutral, positive); compare artifacts of the same fine-tuned model\n",
+        f"Error: {relabelled / 'edgeptm.json'}: labels ['positive', 'neutral', 'negative'] differ from the model's "
+        "own ['negative', 'neutral', 'positive'] (config.json); make the artifact again\n",
     )
     assert not out.exists(), "nothing is written on error"
 
