@@ -132,166 +132,138 @@ def finetune(
     """
     local = Path(model).expanduser()
     check_output(Path(out), "model", force=force, inputs=(local,) if local.exists() else ())
-    with pinned_threads(options.threads):
-        return _finetune(
-            model,
-            train,
-            eval_data,
-            out,
-            options,
-            test=test,
-            resume=resume,
-            progress=progress,
-            log=log,
-            callbacks=callbacks,
+    with pinned_threads(options.threads):  # a run is reproducible only with its thread count fixed
+        import numpy as np
+        import transformers
+        from transformers import (
+            AutoModelForSequenceClassification,
+            AutoTokenizer,
+            DataCollatorWithPadding,
+            EarlyStoppingCallback,
+            Trainer,
         )
 
+        from edgeptm.measure.metrics import accuracy, macro_f1
 
-def _finetune(
-    model: str,
-    train: Dataset,
-    eval_data: Dataset,
-    out: Path,
-    options: FinetuneOptions = FinetuneOptions(),
-    *,
-    test: Dataset | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    log: Any = print,
-    callbacks: Sequence[Any] = (),
-) -> dict[str, Any]:
-    """The body of :func:`finetune`, run with the thread count pinned."""
-    import numpy as np
-    import transformers
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        EarlyStoppingCallback,
-        Trainer,
-    )
+        transformers.logging.set_verbosity_error()
+        out = Path(out)
+        work = out.parent / f"{out.name}.checkpoints"
+        labels = LabelMap.from_dataset(train)
+        train_ids = labels.encode(train, "train")
+        eval_ids = labels.encode(eval_data, "eval")
+        test_ids = labels.encode(test, "test") if test is not None else None
 
-    from edgeptm.measure.metrics import accuracy, macro_f1
+        name = resolve_model(model)
+        # On XLA: eager attention (sdpa compiles once more per shape), plain AdamW (the fused one
+        # crashes), batches padded to a few lengths, and steps timed with the compile count.
+        on_xla = xla.training_on_xla()
+        timer = xla.step_timer() if on_xla else None
+        # Seed before the model is built: a new classifier head is initialised from the global RNG,
+        # so without this the same run gives a different model after other work in the process.
+        transformers.set_seed(options.seed)
+        tokenizer = load_pretrained(AutoTokenizer, name, use_fast=True)
+        if not tokenizer.is_fast:
+            raise ModelError(f"{model}: edgeptm needs a fast tokenizer (tokenizer.json)")
+        net = load_pretrained(
+            AutoModelForSequenceClassification,
+            name,
+            num_labels=len(labels.names),
+            id2label=dict(enumerate(labels.names)),
+            label2id=labels.ids,
+            ignore_mismatched_sizes=True,
+            **({"attn_implementation": "eager"} if on_xla else {}),
+        )
+        trainable = (
+            freeze_lower_layers(net, options.freeze_layers)
+            if options.freeze_layers is not None
+            else sum(p.numel() for p in net.parameters())
+        )
+        max_length = min(options.max_length, net.config.max_position_embeddings)
 
-    transformers.logging.set_verbosity_error()
-    out = Path(out)
-    work = out.parent / f"{out.name}.checkpoints"
-    labels = LabelMap.from_dataset(train)
-    train_ids = labels.encode(train, "train")
-    eval_ids = labels.encode(eval_data, "eval")
-    test_ids = labels.encode(test, "test") if test is not None else None
+        checkpoint = last_checkpoint(work) if resume else None
+        if resume and checkpoint is None:
+            log(f"no checkpoint in {work}; starting from the beginning")
+        elif not resume and work.exists():
+            shutil.rmtree(work)
 
-    name = resolve_model(model)
-    # On XLA: eager attention (sdpa compiles once more per shape), plain AdamW (the fused one
-    # crashes), batches padded to a few lengths, and steps timed with the compile count.
-    on_xla = xla.training_on_xla()
-    timer = xla.step_timer() if on_xla else None
-    # Seed before the model is built: a new classifier head is initialised from the global RNG,
-    # so without this the same run gives a different model after other work in the process.
-    transformers.set_seed(options.seed)
-    tokenizer = load_pretrained(AutoTokenizer, name, use_fast=True)
-    if not tokenizer.is_fast:
-        raise ModelError(f"{model}: edgeptm needs a fast tokenizer (tokenizer.json)")
-    net = load_pretrained(
-        AutoModelForSequenceClassification,
-        name,
-        num_labels=len(labels.names),
-        id2label=dict(enumerate(labels.names)),
-        label2id=labels.ids,
-        ignore_mismatched_sizes=True,
-        **({"attn_implementation": "eager"} if on_xla else {}),
-    )
-    trainable = (
-        freeze_lower_layers(net, options.freeze_layers)
-        if options.freeze_layers is not None
-        else sum(p.numel() for p in net.parameters())
-    )
-    max_length = min(options.max_length, net.config.max_position_embeddings)
+        def compute_metrics(pred: Any) -> dict[str, float]:
+            p = np.argmax(pred.predictions, axis=-1)
+            return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, len(labels.names))}
 
-    checkpoint = last_checkpoint(work) if resume else None
-    if resume and checkpoint is None:
-        log(f"no checkpoint in {work}; starting from the beginning")
-    elif not resume and work.exists():
-        shutil.rmtree(work)
+        args = training_arguments(
+            work,
+            options=options,
+            progress=progress,
+            on_xla=on_xla,
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            logging_strategy="epoch",
+            load_best_model_at_end=True,
+            metric_for_best_model="macro_f1",
+            greater_is_better=True,
+            num_train_epochs=options.epochs,
+            group_by_length=True,
+            ddp_find_unused_parameters=options.freeze_layers is not None,
+        )
+        trainer = Trainer(
+            model=net,
+            args=args,
+            train_dataset=_Encoded(tokenizer, train, train_ids, max_length),
+            eval_dataset=_Encoded(tokenizer, eval_data, eval_ids, max_length),
+            processing_class=tokenizer,
+            data_collator=xla.BucketCollator(tokenizer, xla.seq_buckets(max_length))
+            if on_xla
+            else DataCollatorWithPadding(tokenizer),
+            compute_metrics=compute_metrics,
+            callbacks=[
+                EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience),
+                *callbacks,
+                *([timer] if timer else []),
+            ],
+        )
+        _route_logs(trainer, progress, log)
+        started = time.perf_counter()
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        elapsed = time.perf_counter() - started
 
-    def compute_metrics(pred: Any) -> dict[str, float]:
-        p = np.argmax(pred.predictions, axis=-1)
-        return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, len(labels.names))}
+        # transformers groups eval batches by length too; the report needs dataset order.
+        trainer.args.group_by_length = False
 
-    args = training_arguments(
-        work,
-        options=options,
-        progress=progress,
-        on_xla=on_xla,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        logging_strategy="epoch",
-        load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
-        num_train_epochs=options.epochs,
-        group_by_length=True,
-        ddp_find_unused_parameters=options.freeze_layers is not None,
-    )
-    trainer = Trainer(
-        model=net,
-        args=args,
-        train_dataset=_Encoded(tokenizer, train, train_ids, max_length),
-        eval_dataset=_Encoded(tokenizer, eval_data, eval_ids, max_length),
-        processing_class=tokenizer,
-        data_collator=xla.BucketCollator(tokenizer, xla.seq_buckets(max_length))
-        if on_xla
-        else DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
-        callbacks=[
-            EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience),
-            *callbacks,
-            *([timer] if timer else []),
-        ],
-    )
-    _route_logs(trainer, progress, log)
-    started = time.perf_counter()
-    train_result = trainer.train(resume_from_checkpoint=checkpoint)
-    elapsed = time.perf_counter() - started
+        def report(data: Dataset, ids: list[int]) -> Report:
+            logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
+            return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
 
-    # transformers groups eval batches by length too; the report needs dataset order.
-    trainer.args.group_by_length = False
+        metrics: dict[str, Any] = {
+            "labels": labels.names,
+            "eval": report(eval_data, eval_ids),
+            "train": {
+                "examples": len(train),
+                "languages": train.language_set(),
+                "epochs": float(trainer.state.epoch or 0),
+                "steps": int(trainer.state.global_step),
+                "best_eval_macro_f1": trainer.state.best_metric,
+                "runtime_s": round(elapsed, 2),
+                "train_loss": float(train_result.training_loss),
+                "trainable_parameters": int(trainable),
+                "world_size": int(args.world_size),
+                "device": str(args.device),
+                **({"xla": timer.report()} if timer else {}),
+            },
+        }
+        if test is not None and test_ids is not None:
+            metrics["test"] = report(test, test_ids)
 
-    def report(data: Dataset, ids: list[int]) -> Report:
-        logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
-        return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
+        def manifest(tmp: Path) -> None:
+            weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
+            Manifest(
+                backend=REFERENCE_BACKEND,
+                precision="fp32",
+                labels=labels.names,
+                max_length=max_length,
+                files=weights,
+                source=str(out.resolve()),
+                options={"finetune": json.loads(options.model_dump_json())},
+            ).save(tmp)
 
-    metrics: dict[str, Any] = {
-        "labels": labels.names,
-        "eval": report(eval_data, eval_ids),
-        "train": {
-            "examples": len(train),
-            "languages": train.language_set(),
-            "epochs": float(trainer.state.epoch or 0),
-            "steps": int(trainer.state.global_step),
-            "best_eval_macro_f1": trainer.state.best_metric,
-            "runtime_s": round(elapsed, 2),
-            "train_loss": float(train_result.training_loss),
-            "trainable_parameters": int(trainable),
-            "world_size": int(args.world_size),
-            "device": str(args.device),
-            **({"xla": timer.report()} if timer else {}),
-        },
-    }
-    if test is not None and test_ids is not None:
-        metrics["test"] = report(test, test_ids)
-
-    def manifest(tmp: Path) -> None:
-        weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
-        Manifest(
-            backend=REFERENCE_BACKEND,
-            precision="fp32",
-            labels=labels.names,
-            max_length=max_length,
-            files=weights,
-            source=str(out.resolve()),
-            options={"finetune": json.loads(options.model_dump_json())},
-        ).save(tmp)
-
-    save_trained(trainer, tokenizer, out, work, metrics, extra=manifest)
-    return metrics
+        save_trained(trainer, tokenizer, out, work, metrics, extra=manifest)
+        return metrics

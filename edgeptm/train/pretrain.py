@@ -478,197 +478,189 @@ def pretrain(
 
     local = Path(model).expanduser() if model else None
     check_output(Path(out), "model", force=force, inputs=(local,) if local and local.exists() else ())
-    with pinned_threads(options.threads):
-        return _pretrain(corpus, out, options, model=model, resume=resume, progress=progress, log=log)
+    with pinned_threads(options.threads):  # a run is reproducible only with its thread count fixed
+        import transformers
+        from transformers import AutoModelForMaskedLM
 
+        from edgeptm.train import xla
+        from edgeptm.train.hf import last_checkpoint, load_pretrained, resolve_model, save_trained, training_arguments
+        from edgeptm.train.tinymodel import train_wordpiece
 
-def _pretrain(
-    corpus: Corpus,
-    out: Path,
-    options: PretrainOptions = PretrainOptions(),
-    *,
-    model: str | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """The body of :func:`pretrain`, run with the thread count pinned."""
-    import transformers
-    from transformers import AutoModelForMaskedLM
-
-    from edgeptm.train import xla
-    from edgeptm.train.hf import last_checkpoint, load_pretrained, resolve_model, save_trained, training_arguments
-    from edgeptm.train.tinymodel import train_wordpiece
-
-    transformers.logging.set_verbosity_error()
-    out = Path(out)
-    work = work_dir(out)
-    if model is not None and options.scratch_only_set():
-        flags = ", ".join("--" + k.replace("_", "-") for k in options.scratch_only_set())
-        raise ModelError(f"{flags}: only for a model trained from scratch; drop them to continue pre-training {model}")
-    name = resolve_model(model) if model is not None else None
-    train_lines, heldout_lines = split_heldout(corpus, options)
-    record = run_record(corpus, options, model)
-    # On XLA, as in the engine: eager attention, plain AdamW, fixed shapes (see MaskedHead).
-    on_xla = xla.training_on_xla()
-    attention = {"attn_implementation": "eager"} if on_xla else {}
-
-    args = training_arguments(
-        work,
-        options=options,
-        progress=progress,
-        on_xla=on_xla,
-        max_steps=options.steps,
-        eval_strategy="steps",
-        eval_steps=options.save_steps,
-        save_strategy="steps",
-        save_steps=options.save_steps,
-        logging_strategy="steps",
-        logging_steps=max(1, min(100, options.save_steps)),
-        prediction_loss_only=True,
-        remove_unused_columns=False,
-    )
-    with args.main_process_first(desc="pre-training setup"):
-        if args.process_index == 0:
-            _prepare_work(work, record, resume)
-        saved = work / "tokenizer"
-        if (saved / "tokenizer.json").is_file():
-            tokenizer = _load_tokenizer(str(saved))
-        elif name is not None:
-            tokenizer = _load_tokenizer(name)
-        else:
-            log(f"training a WordPiece tokenizer ({options.vocab_size or DEFAULT_VOCAB_SIZE} tokens)")
-            tokenizer = train_wordpiece(
-                balanced(train_lines, options.alpha, options.seed),
-                vocab_size=options.vocab_size or DEFAULT_VOCAB_SIZE,
-                lowercase=bool(options.lowercase),
-                strip_accents=bool(options.strip_accents),
-                split_cjk=options.split_cjk is not False,
-                max_length=options.max_length,
+        transformers.logging.set_verbosity_error()
+        out = Path(out)
+        work = work_dir(out)
+        if model is not None and options.scratch_only_set():
+            flags = ", ".join("--" + k.replace("_", "-") for k in options.scratch_only_set())
+            raise ModelError(
+                f"{flags}: only for a model trained from scratch; drop them to continue pre-training {model}"
             )
-        if args.process_index == 0 and not saved.is_dir():
-            tokenizer.save_pretrained(str(saved))
+        name = resolve_model(model) if model is not None else None
+        train_lines, heldout_lines = split_heldout(corpus, options)
+        record = run_record(corpus, options, model)
+        # On XLA, as in the engine: eager attention, plain AdamW, fixed shapes (see MaskedHead).
+        on_xla = xla.training_on_xla()
+        attention = {"attn_implementation": "eager"} if on_xla else {}
 
-    unk = {lang: unk_rate(tokenizer, lines) for lang, lines in train_lines.items()}
-    for lang, rate in unk.items():
-        if rate > options.max_unk_rate:
-            raise DataError(
-                f"corpus {lang}: {100 * rate:.1f}% of its tokens are {tokenizer.unk_token} "
-                f"(threshold {100 * options.max_unk_rate:g}%): the tokenizer of {model} can't represent this language; "
-                "drop it from the corpus or pre-train from scratch"
-            )
-
-    transformers.set_seed(options.seed)  # the new weights come from the global RNG: seed it first
-    if name is None:
-        net = _new_model(tokenizer, options, attention)
-        max_length = options.max_length
-    else:
-        net = load_pretrained(AutoModelForMaskedLM, name, **attention)
-        max_length = min(options.max_length, _max_positions(net))
-        if max_length < options.max_length:
-            log(f"{model} has {max_length} positions; packing blocks of {max_length} tokens")
-        if len(tokenizer) > net.get_input_embeddings().num_embeddings:
-            rows = net.get_input_embeddings().num_embeddings
-            raise ModelError(f"{model}: the tokenizer has {len(tokenizer)} tokens but the model only {rows} embeddings")
-
-    blocks = {lang: pack(tokenizer, lines, max_length) for lang, lines in train_lines.items()}
-    heldout_blocks = {lang: pack(tokenizer, lines, max_length) for lang, lines in heldout_lines.items()}
-    probs = sampling_probabilities({k: len(v) for k, v in blocks.items()}, options.alpha)
-    train_rows = balanced(blocks, options.alpha, options.seed)
-    collator = MaskingCollator(
-        tokenizer, options.mlm_probability, options.whole_word_mask, pad_to=max_length if on_xla else None
-    )
-    eval_collator = MaskingCollator(tokenizer, options.mlm_probability, options.whole_word_mask, seed=options.seed + 1)
-    heldout_rows = {lang: premask(eval_collator, b) for lang, b in heldout_blocks.items()}
-    tokens = {lang: int(sum(len(b["input_ids"]) for b in bl)) for lang, bl in blocks.items()}
-    log(
-        f"{len(train_rows)} blocks of ≤{max_length} tokens per epoch; sampling (alpha {options.alpha:g}): "
-        + ", ".join(f"{lang} {100 * p:.1f}%" for lang, p in sorted(probs.items()))
-    )
-
-    checkpoint = last_checkpoint(work) if resume else None
-    if resume and checkpoint is None:
-        log(f"no checkpoint in {work}; starting from the beginning")
-    trainer = _trainer_class()(
-        model=net,
-        args=args,
-        train_dataset=train_rows,
-        eval_dataset=heldout_rows,
-        processing_class=tokenizer,
-        data_collator=collator,
-        on_xla=on_xla,
-    )
-    if not progress:
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
-        trainer.add_callback(_log_callback(log))
-    started = time.perf_counter()
-    train_result = trainer.train(resume_from_checkpoint=checkpoint)
-    elapsed = time.perf_counter() - started
-
-    per_language = {
-        lang: heldout_perplexity(
-            trainer.model, trainer.masked_head, rows, collator, options.eval_batch_size, args.device
+        args = training_arguments(
+            work,
+            options=options,
+            progress=progress,
+            on_xla=on_xla,
+            max_steps=options.steps,
+            eval_strategy="steps",
+            eval_steps=options.save_steps,
+            save_strategy="steps",
+            save_steps=options.save_steps,
+            logging_strategy="steps",
+            logging_steps=max(1, min(100, options.save_steps)),
+            prediction_loss_only=True,
+            remove_unused_columns=False,
         )
-        for lang, rows in heldout_rows.items()
-    }
-    masked = sum(v["masked_tokens"] for v in per_language.values())
-    overall_loss = (
-        sum(v["loss"] * v["masked_tokens"] for v in per_language.values() if v["masked_tokens"]) / masked
-        if masked
-        else math.nan
-    )
-    metrics: dict[str, Any] = {
-        "heldout": {
-            "overall": {
-                "loss": overall_loss,
-                "perplexity": math.exp(overall_loss) if masked else math.nan,
-                "masked_tokens": masked,
-                "tokens": sum(v["tokens"] for v in per_language.values()),
+        with args.main_process_first(desc="pre-training setup"):
+            if args.process_index == 0:
+                _prepare_work(work, record, resume)
+            saved = work / "tokenizer"
+            if (saved / "tokenizer.json").is_file():
+                tokenizer = _load_tokenizer(str(saved))
+            elif name is not None:
+                tokenizer = _load_tokenizer(name)
+            else:
+                log(f"training a WordPiece tokenizer ({options.vocab_size or DEFAULT_VOCAB_SIZE} tokens)")
+                tokenizer = train_wordpiece(
+                    balanced(train_lines, options.alpha, options.seed),
+                    vocab_size=options.vocab_size or DEFAULT_VOCAB_SIZE,
+                    lowercase=bool(options.lowercase),
+                    strip_accents=bool(options.strip_accents),
+                    split_cjk=options.split_cjk is not False,
+                    max_length=options.max_length,
+                )
+            if args.process_index == 0 and not saved.is_dir():
+                tokenizer.save_pretrained(str(saved))
+
+        unk = {lang: unk_rate(tokenizer, lines) for lang, lines in train_lines.items()}
+        for lang, rate in unk.items():
+            if rate > options.max_unk_rate:
+                raise DataError(
+                    f"corpus {lang}: {100 * rate:.1f}% of its tokens are {tokenizer.unk_token} "
+                    f"(threshold {100 * options.max_unk_rate:g}%): the tokenizer of {model} can't represent this language; "
+                    "drop it from the corpus or pre-train from scratch"
+                )
+
+        transformers.set_seed(options.seed)  # the new weights come from the global RNG: seed it first
+        if name is None:
+            net = _new_model(tokenizer, options, attention)
+            max_length = options.max_length
+        else:
+            net = load_pretrained(AutoModelForMaskedLM, name, **attention)
+            max_length = min(options.max_length, _max_positions(net))
+            if max_length < options.max_length:
+                log(f"{model} has {max_length} positions; packing blocks of {max_length} tokens")
+            if len(tokenizer) > net.get_input_embeddings().num_embeddings:
+                rows = net.get_input_embeddings().num_embeddings
+                raise ModelError(
+                    f"{model}: the tokenizer has {len(tokenizer)} tokens but the model only {rows} embeddings"
+                )
+
+        blocks = {lang: pack(tokenizer, lines, max_length) for lang, lines in train_lines.items()}
+        heldout_blocks = {lang: pack(tokenizer, lines, max_length) for lang, lines in heldout_lines.items()}
+        probs = sampling_probabilities({k: len(v) for k, v in blocks.items()}, options.alpha)
+        train_rows = balanced(blocks, options.alpha, options.seed)
+        collator = MaskingCollator(
+            tokenizer, options.mlm_probability, options.whole_word_mask, pad_to=max_length if on_xla else None
+        )
+        eval_collator = MaskingCollator(
+            tokenizer, options.mlm_probability, options.whole_word_mask, seed=options.seed + 1
+        )
+        heldout_rows = {lang: premask(eval_collator, b) for lang, b in heldout_blocks.items()}
+        tokens = {lang: int(sum(len(b["input_ids"]) for b in bl)) for lang, bl in blocks.items()}
+        log(
+            f"{len(train_rows)} blocks of ≤{max_length} tokens per epoch; sampling (alpha {options.alpha:g}): "
+            + ", ".join(f"{lang} {100 * p:.1f}%" for lang, p in sorted(probs.items()))
+        )
+
+        checkpoint = last_checkpoint(work) if resume else None
+        if resume and checkpoint is None:
+            log(f"no checkpoint in {work}; starting from the beginning")
+        trainer = _trainer_class()(
+            model=net,
+            args=args,
+            train_dataset=train_rows,
+            eval_dataset=heldout_rows,
+            processing_class=tokenizer,
+            data_collator=collator,
+            on_xla=on_xla,
+        )
+        if not progress:
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
+            trainer.add_callback(_log_callback(log))
+        started = time.perf_counter()
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        elapsed = time.perf_counter() - started
+
+        per_language = {
+            lang: heldout_perplexity(
+                trainer.model, trainer.masked_head, rows, collator, options.eval_batch_size, args.device
+            )
+            for lang, rows in heldout_rows.items()
+        }
+        masked = sum(v["masked_tokens"] for v in per_language.values())
+        overall_loss = (
+            sum(v["loss"] * v["masked_tokens"] for v in per_language.values() if v["masked_tokens"]) / masked
+            if masked
+            else math.nan
+        )
+        metrics: dict[str, Any] = {
+            "heldout": {
+                "overall": {
+                    "loss": overall_loss,
+                    "perplexity": math.exp(overall_loss) if masked else math.nan,
+                    "masked_tokens": masked,
+                    "tokens": sum(v["tokens"] for v in per_language.values()),
+                },
+                "per_language": per_language,
             },
-            "per_language": per_language,
-        },
-        "train": {
-            "steps": int(trainer.state.global_step),
-            "runtime_s": round(elapsed, 2),
-            "train_loss": float(train_result.training_loss),
-            "sequences": int(trainer.state.global_step)
-            * options.batch_size
-            * options.gradient_accumulation_steps
-            * int(args.world_size),
-            "parameters": int(sum(p.numel() for p in net.parameters())),
-            "world_size": int(args.world_size),
-            "device": str(args.device),
-            "resumed_from": checkpoint,
-        },
-        "sampling": {
-            "alpha": options.alpha,
-            "per_language": {
-                lang: {
-                    "lines": len(train_lines[lang]),
-                    "heldout_lines": len(heldout_lines[lang]),
-                    "tokens": tokens[lang],
-                    "blocks": len(blocks[lang]),
-                    "probability": probs[lang],
-                    "unk_rate": unk[lang],
-                }
-                for lang in sorted(blocks)
+            "train": {
+                "steps": int(trainer.state.global_step),
+                "runtime_s": round(elapsed, 2),
+                "train_loss": float(train_result.training_loss),
+                "sequences": int(trainer.state.global_step)
+                * options.batch_size
+                * options.gradient_accumulation_steps
+                * int(args.world_size),
+                "parameters": int(sum(p.numel() for p in net.parameters())),
+                "world_size": int(args.world_size),
+                "device": str(args.device),
+                "resumed_from": checkpoint,
             },
-        },
-        "model": {
-            "init": model or "scratch",
-            "size": None if model else options.size or DEFAULT_SIZE,
-            "position_embedding": getattr(net.config, "position_embedding_type", None),
-            "vocab_size": len(tokenizer),
-            "max_length": max_length,
-            "architecture": type(net).__name__,
-        },
-        "options": record["options"],
-    }
-    tokenizer.model_max_length = max_length
-    save_trained(trainer, tokenizer, out, work, metrics)
-    return metrics
+            "sampling": {
+                "alpha": options.alpha,
+                "per_language": {
+                    lang: {
+                        "lines": len(train_lines[lang]),
+                        "heldout_lines": len(heldout_lines[lang]),
+                        "tokens": tokens[lang],
+                        "blocks": len(blocks[lang]),
+                        "probability": probs[lang],
+                        "unk_rate": unk[lang],
+                    }
+                    for lang in sorted(blocks)
+                },
+            },
+            "model": {
+                "init": model or "scratch",
+                "size": None if model else options.size or DEFAULT_SIZE,
+                "position_embedding": getattr(net.config, "position_embedding_type", None),
+                "vocab_size": len(tokenizer),
+                "max_length": max_length,
+                "architecture": type(net).__name__,
+            },
+            "options": record["options"],
+        }
+        tokenizer.model_max_length = max_length
+        save_trained(trainer, tokenizer, out, work, metrics)
+        return metrics
 
 
 def _prepare_work(work: Path, record: dict[str, Any], resume: bool) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
+
+from edgeptm.stage import StageOptions
 
 
 def loc_path(loc: tuple[Any, ...], skip: tuple[str, ...] = ()) -> str:
@@ -27,3 +29,21 @@ def option_errors(where: str, backend: Any, options: dict[str, Any]) -> list[str
     except ValidationError as exc:
         return [f"{where}.options.{loc_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
     return []
+
+
+class MeasureOptions(StageOptions):
+    """Options of the stages that run artifacts on a labelled split (evaluate, robustness)."""
+
+    artifacts: list[str] | None = None
+    """Default: every classifier made so far."""
+    split: Literal["eval", "test"] = "test"
+    batch_size: int = Field(32, ge=1)
+    threads: int | None = Field(None, ge=1)
+
+    def inputs(self, known: list[str]) -> list[str]:
+        return self.artifacts or list(known)
+
+
+def split_errors(where: str, stage: MeasureOptions, recipe: Any) -> list[str]:
+    """The split a measuring stage reads must be set in ``data``."""
+    return [f"{where}.split: data.{stage.split} is not set"] if getattr(recipe.data, stage.split) is None else []

@@ -5,23 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-
 from edgeptm.fsutil import write_json
+from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
 from edgeptm.report.tables import evaluation_rows, markdown_table
-from edgeptm.stage import RunContext, StageKind, StageOptions, StageResult
+from edgeptm.stage import RunContext, StageKind, StageResult
 
 
-class EvaluateStage(StageOptions):
+class EvaluateStage(MeasureOptions):
     stage: Literal["evaluate"]
-    artifacts: list[str] | None = None
-    split: Literal["eval", "test"] = "test"
-    batch_size: int = Field(32, ge=1)
-    threads: int | None = Field(None, ge=1)
     data_splits = ("train", "eval", "test")
-
-    def inputs(self, known: list[str]) -> list[str]:
-        return self.artifacts or list(known)
 
 
 class Evaluate(StageKind):
@@ -29,10 +21,7 @@ class Evaluate(StageKind):
     Options = EvaluateStage
 
     def check(self, where, stage, recipe, plugins, known):
-        errors = super().check(where, stage, recipe, plugins, known)
-        if getattr(recipe.data, stage.split) is None:
-            errors.append(f"{where}.split: data.{stage.split} is not set")
-        return errors
+        return super().check(where, stage, recipe, plugins, known) + split_errors(where, stage, recipe)
 
     def run(self, ctx: RunContext, stage: EvaluateStage, out: Path) -> StageResult:
         from edgeptm.measure.evaluate import evaluate

@@ -8,24 +8,18 @@ from typing import Literal
 from pydantic import Field
 
 from edgeptm.fsutil import write_json
-from edgeptm.stage import RunContext, StageKind, StageOptions, StageResult
+from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
+from edgeptm.stage import RunContext, StageKind, StageResult
 
 
-class RobustnessStage(StageOptions):
+class RobustnessStage(MeasureOptions):
     """Perturbation suites through each artifact's runner; the first artifact is the baseline."""
 
     stage: Literal["robustness"]
-    artifacts: list[str] | None = None
-    split: Literal["eval", "test"] = "test"
     perturbations: list[str] | None = Field(None, description="NAME or NAME:STRENGTH (default: the whole suite)")
     seed: int = 0
     max_per_language: int | None = Field(None, ge=1)
-    batch_size: int = Field(32, ge=1)
-    threads: int | None = Field(None, ge=1)
     data_splits = ("eval", "test")
-
-    def inputs(self, known: list[str]) -> list[str]:
-        return self.artifacts or list(known)
 
 
 class Robustness(StageKind):
@@ -36,9 +30,7 @@ class Robustness(StageKind):
         from edgeptm.errors import PerturbationError
         from edgeptm.perturb import resolve_specs
 
-        errors = super().check(where, stage, recipe, plugins, known)
-        if getattr(recipe.data, stage.split) is None:
-            errors.append(f"{where}.split: data.{stage.split} is not set")
+        errors = super().check(where, stage, recipe, plugins, known) + split_errors(where, stage, recipe)
         for j, spec in enumerate(stage.perturbations or []):
             try:
                 resolve_specs(plugins.perturbations(), [spec])
