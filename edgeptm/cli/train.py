@@ -29,7 +29,12 @@ from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 @click.option("--threads", default=None, type=int, help="torch threads while training (default: the physical cores).")
 @click.option("--freeze-layers", default=None, type=int, help="Freeze the embeddings and the lowest N encoder layers.")
 @click.option("--patience", default=3, show_default=True, type=int, help="Early-stopping patience in epochs.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run from its last complete checkpoint (same options and data only; "
+    "with --force, a different run starts over).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @force_option
 def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, force, **kw) -> None:
@@ -70,6 +75,7 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
         options,
         test=test,
         resume=resume,
+        on_change="restart" if force else "refuse",
         progress=not no_progress,
         log=lambda m: click.echo(m, err=True),
         force=force,
@@ -176,7 +182,10 @@ def _default(name: str):
 @click.option("--seed", default=_default("seed"), show_default=True, type=int)
 @click.option("--threads", default=None, type=int, help="torch threads while training (default: the physical cores).")
 @click.option(
-    "--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint (same options only)."
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run from its last complete checkpoint (same options and corpus only; "
+    "with --force, a different run starts over).",
 )
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @force_option
@@ -202,6 +211,7 @@ def pretrain(corpus_specs, out, model, resume, no_progress, force, **kw) -> None
         options,
         model=model,
         resume=resume,
+        on_change="restart" if force else "refuse",
         progress=not no_progress,
         log=lambda m: click.echo(m, err=True),
         force=force,

@@ -9,7 +9,6 @@ TPU) comes from accelerate; under ``torchrun`` it trains with DDP (gloo on CPU).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,14 +23,24 @@ from edgeptm.fsutil import check_output
 from edgeptm.manifest import WEIGHT_FILES, Manifest
 from edgeptm.measure.metrics import Report, classification_report
 from edgeptm.train import xla
+from edgeptm.train.checkpoints import (
+    OnChange,
+    RunRecord,
+    checkpoint_to_resume,
+    model_digest,
+    seal_callback,
+    texts_digest,
+)
 from edgeptm.train.hf import (
-    last_checkpoint,
     load_pretrained,
-    pinned_threads,
+    reproducible,
     resolve_model,
     save_trained,
     training_arguments,
 )
+
+RECORD = "edgeptm-finetune.json"
+"""The record of the run in its checkpoints folder (see :mod:`edgeptm.train.checkpoints`)."""
 
 
 class FinetuneOptions(BaseModel):
@@ -111,6 +120,20 @@ def _route_logs(trainer: Any, progress: bool, log: Any) -> None:
     trainer.add_callback(EpochLog)
 
 
+def run_record(model: str, options: FinetuneOptions, train: Dataset, eval_data: Dataset) -> RunRecord:
+    """What identifies a fine-tuning run: every training option, the model (by content when local), and the
+    training and selection data (texts, labels and languages, by content). ``--test`` data plays no part."""
+    return {
+        "options": json.loads(options.model_dump_json()),
+        "model": model,
+        "model_sha256": model_digest(model),
+        "data": {
+            split: texts_digest(list(zip(d.texts, d.labels, d.languages)))
+            for split, d in (("train", train), ("eval", eval_data))
+        },
+    }
+
+
 def finetune(
     model: str,
     train: Dataset,
@@ -120,6 +143,7 @@ def finetune(
     *,
     test: Dataset | None = None,
     resume: bool = False,
+    on_change: OnChange = "refuse",
     progress: bool = True,
     log: Any = print,
     callbacks: Sequence[Any] = (),
@@ -128,11 +152,13 @@ def finetune(
     """Fine-tune ``model`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``.
 
     ``callbacks`` are extra transformers ``TrainerCallback`` objects. A model edgeptm made at ``out`` is
-    replaced only with ``force``; anything else there is refused before training starts.
+    replaced only with ``force``; anything else there is refused before training starts. ``resume``
+    continues from the newest complete checkpoint of the same run (same options, model and data); the
+    checkpoints of a different run are refused, or dropped with ``on_change="restart"``.
     """
     local = Path(model).expanduser()
     check_output(Path(out), "model", force=force, inputs=(local,) if local.exists() else ())
-    with pinned_threads(options.threads):  # a run is reproducible only with its thread count fixed
+    with reproducible(options.threads):  # same options and data: the same model, bit for bit
         import numpy as np
         import transformers
         from transformers import (
@@ -180,12 +206,6 @@ def finetune(
         )
         max_length = min(options.max_length, net.config.max_position_embeddings)
 
-        checkpoint = last_checkpoint(work) if resume else None
-        if resume and checkpoint is None:
-            log(f"no checkpoint in {work}; starting from the beginning")
-        elif not resume and work.exists():
-            shutil.rmtree(work)
-
         def compute_metrics(pred: Any) -> dict[str, float]:
             p = np.argmax(pred.predictions, axis=-1)
             return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, len(labels.names))}
@@ -205,6 +225,15 @@ def finetune(
             group_by_length=True,
             ddp_find_unused_parameters=options.freeze_layers is not None,
         )
+        checkpoint = checkpoint_to_resume(
+            args,
+            work,
+            run_record(model, options, train, eval_data),
+            resume=resume,
+            on_change=on_change,
+            record_file=RECORD,
+            log=log,
+        )
         trainer = Trainer(
             model=net,
             args=args,
@@ -219,6 +248,7 @@ def finetune(
                 EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience),
                 *callbacks,
                 *([timer] if timer else []),
+                seal_callback(),
             ],
         )
         _route_logs(trainer, progress, log)

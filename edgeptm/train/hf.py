@@ -27,22 +27,30 @@ def physical_cores() -> int:
 
 
 @contextmanager
-def pinned_threads(threads: int | None) -> Iterator[int]:
-    """Run the block with torch on exactly ``threads`` intra-op threads (default: the physical cores),
-    then restore the previous count.
+def reproducible(threads: int | None) -> Iterator[int]:
+    """Run a training block so that the same options and data give the same model, bit for bit: torch on
+    exactly ``threads`` intra-op threads (default: the physical cores) and deterministic algorithms only;
+    both restored afterwards. Yields the thread count.
 
-    The thread count changes how float sums are split, so a run is reproducible only when it is pinned:
-    left alone, it would depend on whatever set ``torch.set_num_threads`` earlier in the process.
+    The thread count changes how float sums are split, so it must be pinned: left alone, it would depend on
+    whatever set ``torch.set_num_threads`` earlier in the process. Deterministic algorithms matter on GPUs
+    (scatter-add and some cuBLAS paths are not by default); an operation with no deterministic version
+    warns instead of failing. The data order is seeded by the training arguments.
     """
     import torch
 
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (read at CUDA init)
     wanted = threads or physical_cores()
     previous = torch.get_num_threads()
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(wanted)
+    torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield wanted
     finally:
         torch.set_num_threads(previous)
+        torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
 
 
 def resolve_model(model: str) -> str:
@@ -70,13 +78,6 @@ def load_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
             f"could not fetch {name!r} from the Hugging Face hub (offline, or no such model); "
             "pass a local save_pretrained folder with --model, or builtin:tiny-multilingual"
         ) from None
-
-
-def last_checkpoint(work: Path) -> str | None:
-    """The newest ``checkpoint-N`` folder in ``work``, or ``None``."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(work)) if work.is_dir() else None
 
 
 def multi_cpu() -> bool:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import random
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgeptm.data.corpus import Corpus
 from edgeptm.errors import DataError, ModelError
-from edgeptm.fsutil import write_json
-from edgeptm.train.hf import pinned_threads
+from edgeptm.train.checkpoints import OnChange, RunRecord, checkpoint_to_resume, model_digest, seal_callback
+from edgeptm.train.hf import reproducible
 from edgeptm.train.tinymodel import SIZES, PositionEmbedding
 
 RECORD = "edgeptm-pretrain.json"
@@ -87,33 +86,18 @@ def work_dir(out: Path) -> Path:
     return out.parent / f"{out.name}.checkpoints"
 
 
-def run_record(corpus: Corpus, options: PretrainOptions, model: str | None) -> dict[str, Any]:
-    """What identifies a run: its options, initial model and corpus content."""
-    digests = {
-        lang: {"lines": len(lines), "sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]}
+def run_record(corpus: Corpus, options: PretrainOptions, model: str | None) -> RunRecord:
+    """What identifies a run: its options, initial model (by content when local) and corpus content."""
+    data = {
+        lang: f"{len(lines)} lines, sha256 {hashlib.sha256(chr(10).join(lines).encode()).hexdigest()[:16]}"
         for lang, lines in sorted(corpus.items())
     }
-    return {"options": json.loads(options.model_dump_json()), "model": model, "corpus": digests}
-
-
-def record_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two run records."""
-    changes = [
-        f"{k} {old['options'].get(k)!r} -> {v!r}" for k, v in new["options"].items() if old["options"].get(k) != v
-    ]
-    if old.get("model") != new["model"]:
-        changes.append(f"model {old.get('model')!r} -> {new['model']!r}")
-    langs = sorted(set(old.get("corpus", {})) | set(new["corpus"]))
-    changed = [lang for lang in langs if old.get("corpus", {}).get(lang) != new["corpus"].get(lang)]
-    if changed:
-        changes.append(f"corpus text of {', '.join(changed)}")
-    return changes
-
-
-def can_resume(out: Path, corpus: Corpus, options: PretrainOptions, model: str | None) -> bool:
-    """Whether ``out``'s checkpoints belong to this very run (the recipe resumes only then)."""
-    record = work_dir(out) / RECORD
-    return record.is_file() and not record_changes(json.loads(record.read_text()), run_record(corpus, options, model))
+    return {
+        "options": json.loads(options.model_dump_json()),
+        "model": model,
+        "model_sha256": model_digest(model),
+        "data": data,
+    }
 
 
 def split_heldout(corpus: Corpus, options: PretrainOptions) -> tuple[Corpus, Corpus]:
@@ -467,23 +451,26 @@ def pretrain(
     *,
     model: str | None = None,
     resume: bool = False,
+    on_change: OnChange = "refuse",
     progress: bool = True,
     log: Callable[[str], None] = print,
     force: bool = False,
 ) -> dict[str, Any]:
     """Pre-train a masked LM on ``corpus`` and write a ``save_pretrained`` folder with ``metrics.json`` to ``out``.
 
-    A model edgeptm made at ``out`` is replaced only with ``force``; anything else there is refused at once."""
+    A model edgeptm made at ``out`` is replaced only with ``force``; anything else there is refused at once.
+    ``resume`` continues from the newest complete checkpoint of the same run; the checkpoints of a different
+    run (options, model or corpus) are refused, or dropped with ``on_change="restart"``."""
     from edgeptm.fsutil import check_output
 
     local = Path(model).expanduser() if model else None
     check_output(Path(out), "model", force=force, inputs=(local,) if local and local.exists() else ())
-    with pinned_threads(options.threads):  # a run is reproducible only with its thread count fixed
+    with reproducible(options.threads):  # same options and corpus: the same model, bit for bit
         import transformers
         from transformers import AutoModelForMaskedLM
 
         from edgeptm.train import xla
-        from edgeptm.train.hf import last_checkpoint, load_pretrained, resolve_model, save_trained, training_arguments
+        from edgeptm.train.hf import load_pretrained, resolve_model, save_trained, training_arguments
         from edgeptm.train.tinymodel import train_wordpiece
 
         transformers.logging.set_verbosity_error()
@@ -516,9 +503,10 @@ def pretrain(
             prediction_loss_only=True,
             remove_unused_columns=False,
         )
+        checkpoint = checkpoint_to_resume(
+            args, work, record, resume=resume, on_change=on_change, record_file=RECORD, log=log
+        )
         with args.main_process_first(desc="pre-training setup"):
-            if args.process_index == 0:
-                _prepare_work(work, record, resume)
             saved = work / "tokenizer"
             if (saved / "tokenizer.json").is_file():
                 tokenizer = _load_tokenizer(str(saved))
@@ -578,9 +566,6 @@ def pretrain(
             + ", ".join(f"{lang} {100 * p:.1f}%" for lang, p in sorted(probs.items()))
         )
 
-        checkpoint = last_checkpoint(work) if resume else None
-        if resume and checkpoint is None:
-            log(f"no checkpoint in {work}; starting from the beginning")
         trainer = _trainer_class()(
             model=net,
             args=args,
@@ -589,6 +574,7 @@ def pretrain(
             processing_class=tokenizer,
             data_collator=collator,
             on_xla=on_xla,
+            callbacks=[seal_callback()],
         )
         if not progress:
             from transformers.trainer_callback import PrinterCallback
@@ -661,26 +647,6 @@ def pretrain(
         tokenizer.model_max_length = max_length
         save_trained(trainer, tokenizer, out, work, metrics)
         return metrics
-
-
-def _prepare_work(work: Path, record: dict[str, Any], resume: bool) -> None:
-    """Start a fresh checkpoints folder, or check that the one to resume belongs to this config."""
-    path = work / RECORD
-    if not resume:
-        shutil.rmtree(work, ignore_errors=True)
-    elif path.is_file():
-        changes = record_changes(json.loads(path.read_text(encoding="utf-8")), record)
-        if changes:
-            raise ModelError(
-                f"--resume: {work} holds a run with a different config ({'; '.join(changes)}); "
-                "resume with the original options, or run without --resume to start over"
-            )
-    elif work.exists():
-        raise ModelError(
-            f"--resume: {work} has no {RECORD}, so its config is unknown; run without --resume to start over"
-        )
-    work.mkdir(parents=True, exist_ok=True)
-    write_json(path, record)
 
 
 def perplexity_rows(metrics: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:

@@ -4,9 +4,10 @@ model is trained on the packaged sample so the quickstart never downloads anythi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from edgeptm.fsutil import atomic_dir
 
@@ -43,16 +44,30 @@ def train_wordpiece(
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(
+    texts = list(texts)
+    normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=split_cjk, strip_accents=strip_accents, lowercase=lowercase
     )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece(prefix="##")
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
+    # The trainer numbers the word-inner characters ("##x") in the order of a randomly seeded hash map and
+    # breaks ties between equally frequent merges by those numbers, so the same texts gave a different
+    # vocabulary in every process. Numbering them up front, in sorted order, makes training deterministic.
+    inner = sorted({f"##{c}" for c in _inner_chars(texts, normalizer, pre_tokenizer)})
     trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=1, show_progress=False
+        vocab_size=vocab_size, special_tokens=[*SPECIAL_TOKENS, *inner], min_frequency=1, show_progress=False
     )
     tok.train_from_iterator(texts, trainer=trainer)
+    # Rebuild from the learnt vocabulary so that only the real special tokens are special ("##x" must
+    # stay an ordinary word piece, not a string matched whole in the input).
+    vocab = json.loads(tok.to_str())["model"]["vocab"]
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
+    tok.add_special_tokens(SPECIAL_TOKENS)
+    tok.decoder = decoders.WordPiece(prefix="##")
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -66,6 +81,15 @@ def train_wordpiece(
         tokenize_chinese_chars=split_cjk,
         model_max_length=max_length,
     )
+
+
+def _inner_chars(texts: list[str], normalizer: Any, pre_tokenizer: Any) -> set[str]:
+    """Characters that occur after the first of a word (what the trainer writes as ``##x``)."""
+    found: set[str] = set()
+    for text in texts:
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)):
+            found.update(word[1:])
+    return found
 
 
 def build_model(

@@ -67,29 +67,103 @@ def test_freeze_layers_tunes_only_the_top(tmp_path: Path, tiny_base: Path, sampl
     assert metrics["train"]["trainable_parameters"] < full["vocab_size"] * full["hidden_size"]
 
 
-def test_resume_continues_an_interrupted_run(tmp_path: Path, tiny_base: Path, sample) -> None:
+def _interrupt_at(epoch: int):
     from transformers import TrainerCallback
 
     class Interrupt(TrainerCallback):
         def on_epoch_end(self, args, state, control, **kwargs):
-            if state.epoch >= 2:
+            if state.epoch >= epoch:
                 raise KeyboardInterrupt
 
+    return Interrupt()
+
+
+def _sha(path: Path) -> str:
+    from edgeptm.fsutil import file_sha256
+
+    return file_sha256(path / "model.safetensors")
+
+
+def test_resume_continues_an_interrupted_run(tmp_path: Path, tiny_base: Path, sample) -> None:
+    """A resumed run gives the very model of an uninterrupted one; a damaged latest checkpoint is skipped."""
     out = tmp_path / "run"
+    work = tmp_path / "run.checkpoints"
     options = FAST.model_copy(update={"epochs": 3})
     with pytest.raises(KeyboardInterrupt):
-        quiet_finetune(str(tiny_base), sample["train"], sample["eval"], out, options, callbacks=[Interrupt()])
+        quiet_finetune(str(tiny_base), sample["train"], sample["eval"], out, options, callbacks=[_interrupt_at(3)])
     assert not out.exists(), "an interrupted run must not leave a half-written output"
-    checkpoints = sorted(p.name for p in (tmp_path / "run.checkpoints").iterdir())
-    assert checkpoints == ["checkpoint-15"]
+    assert sorted(p.name for p in work.glob("checkpoint-*")) == ["checkpoint-15", "checkpoint-30"]
+    (work / "checkpoint-30" / "trainer_state.json").unlink()  # as a kill in the middle of saving leaves it
     messages: list[str] = []
     metrics = quiet_finetune(
         str(tiny_base), sample["train"], sample["eval"], out, options, resume=True, log=messages.append
     )
-    assert [m for m in messages if not m.startswith("epoch ")] == []
-    assert [m.split(":")[0] for m in messages] == ["epoch 2", "epoch 3"], "training resumes after epoch 1's checkpoint"
+    assert messages[0] == (
+        f"warning: {work / 'checkpoint-30'} is damaged (trainer_state.json is missing); "
+        "resuming from checkpoint-15"
+    )
+    assert [m.split(":")[0] for m in messages[1:]] == ["epoch 2", "epoch 3"], "training resumes after epoch 1"
     assert metrics["train"]["steps"] == 45 and metrics["train"]["epochs"] == 3.0
-    assert (out / "model.safetensors").is_file() and not (tmp_path / "run.checkpoints").exists()
+    assert (out / "model.safetensors").is_file() and not work.exists()
+    whole = quiet_finetune(str(tiny_base), sample["train"], sample["eval"], tmp_path / "whole", options)
+    assert _sha(out) == _sha(tmp_path / "whole"), "resuming changes nothing in the model"
+    assert whole["eval"] == metrics["eval"]
+
+
+def test_resume_refuses_the_checkpoints_of_another_config(tmp_path: Path, tiny_base: Path, sample, cli) -> None:
+    """A changed learning rate never continues a stale checkpoint: refused, or (asked to) started over."""
+    from click.testing import CliRunner
+
+    out = tmp_path / "run"
+    work = tmp_path / "run.checkpoints"
+    with pytest.raises(KeyboardInterrupt):
+        quiet_finetune(str(tiny_base), sample["train"], sample["eval"], out, FAST, callbacks=[_interrupt_at(2)])
+    checkpoint = work / "checkpoint-15"
+    changed = FAST.model_copy(update={"learning_rate": 2e-3})
+    with pytest.raises(ModelError) as err:
+        quiet_finetune(str(tiny_base), sample["train"], sample["eval"], out, changed, resume=True)
+    assert str(err.value) == (
+        f"--resume: {work} holds a run with a different config (learning_rate 0.001 -> 0.002); "
+        "resume with the original options, or pass --force to start over"
+    )
+    assert checkpoint.is_dir(), "a refused resume changes nothing"
+    r = CliRunner().invoke(
+        cli,
+        ["finetune", "--model", str(tiny_base), "--train", "builtin:sample", "--eval", "builtin:sample"]
+        + ["--out", str(out), "--epochs", "2", "--lr", "1e-3", "--batch-size", "32", "--max-length", "32"]
+        + ["--languages", "en", "--resume", "--no-progress"],
+    )
+    error = r.stderr.splitlines()[-1]
+    assert r.exit_code == 1 and error.startswith("Error: --resume: ") and "different config (data train);" in error
+    assert "Traceback" not in r.output and checkpoint.is_dir()
+
+    (checkpoint / "model.safetensors").write_bytes(b"truncated")
+    messages: list[str] = []
+    quiet_finetune(str(tiny_base), sample["train"], sample["eval"], out, FAST, resume=True, log=messages.append)
+    assert messages[:2] == [
+        f"warning: {checkpoint} is damaged (model.safetensors changed since it was written); starting over",
+        f"no checkpoint in {work}; starting from the beginning",
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        quiet_finetune(
+            str(tiny_base), sample["train"], sample["eval"], out, FAST, callbacks=[_interrupt_at(2)], force=True
+        )
+    messages.clear()
+    quiet_finetune(
+        str(tiny_base),
+        sample["train"],
+        sample["eval"],
+        out,
+        changed,
+        resume=True,
+        on_change="restart",
+        force=True,
+        log=messages.append,
+    )
+    assert messages[0] == (
+        f"{work} holds checkpoints of a different config (learning_rate 0.001 -> 0.002); starting over"
+    )
+    assert [m.split(":")[0] for m in messages[1:]] == ["epoch 1", "epoch 2"]
 
 
 def test_resume_without_checkpoint_starts_over(tmp_path: Path, tiny_base: Path, sample) -> None:

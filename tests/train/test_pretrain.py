@@ -200,7 +200,7 @@ def test_resume_after_interruption(corpus_dir, tmp_path, monkeypatch):
     assert changed.exit_code == 1
     assert changed.output.splitlines()[-1] == (
         f"Error: --resume: {work} holds a run with a different config (steps 4 -> 5); "
-        "resume with the original options, or run without --resume to start over"
+        "resume with the original options, or pass --force to start over"
     )
     resumed = invoke(*args, "--resume")
     assert resumed.exit_code == 0, resumed.output

@@ -84,6 +84,7 @@ class Finetune(StageKind):
             options,
             test=test,
             resume=True,
+            on_change="restart",  # checkpoints of other options or data: start over, saying so
             progress=False,
             log=ctx.log,
             force=True,  # the run folder is edgeptm's; check_output still refuses anything else

@@ -48,7 +48,7 @@ class Pretrain(StageKind):
 
     def run(self, ctx: RunContext, stage: PretrainStage, out: Path) -> StageResult:
         from edgeptm.data.corpus import read_corpus
-        from edgeptm.train.pretrain import can_resume, pretrain
+        from edgeptm.train.pretrain import pretrain
 
         options = PretrainOptions.model_validate(stage.model_dump(include=set(PretrainOptions.model_fields)))
         corpus = read_corpus([ctx.spec(s) for s in stage.corpus])
@@ -60,7 +60,8 @@ class Pretrain(StageKind):
             out,
             options,
             model=model,
-            resume=can_resume(out, corpus, options, model),
+            resume=True,
+            on_change="restart",  # checkpoints of other options or inputs: start over, saying so
             progress=False,
             log=lambda m: ctx.log(f"  {m}"),
             force=True,  # the run folder is edgeptm's; check_output still refuses anything else
