@@ -171,6 +171,11 @@ class StageKind(ABC):
         """Do the work. Artifact stages write their folder at ``out`` atomically; report stages write
         ``out`` (a JSON file). Return a JSON-able result."""
 
+    def outputs(self, stage: Any, out: Path, result: StageResult) -> list[Path]:
+        """What :meth:`run` wrote: ``out``, plus anything beside it. The recipe cache records their content
+        and runs the stage again when one is changed or missing."""
+        return [out]
+
     def render(self, name: str, result: StageResult) -> list[str]:
         """Markdown lines for ``summary.md`` (a ``## `` section), or none."""
         return []

@@ -10,6 +10,7 @@ relative; the same artifact and figures give a byte-identical archive.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from edgeptm import __version__
 from edgeptm.deploy.runners import artifact_manifest
 from edgeptm.encoding import runtime_errors
 from edgeptm.errors import BackendError, ModelError
-from edgeptm.fsutil import atomic_dir
+from edgeptm.fsutil import atomic_dir, clean_debris
 from edgeptm.plugins import Plugins
 from edgeptm.report.card import CardInputs, model_card
 
@@ -95,8 +96,9 @@ def bundle(
     inputs = card or CardInputs()
     if inputs.source_metrics is None:
         inputs = CardInputs(**{**inputs.__dict__, "source_metrics": source_metrics(manifest.source)})
+    clean_debris(out)
     with tempfile.TemporaryDirectory(
-        prefix=f".{out.name}.tmp-", dir=out.parent if out.parent.exists() else None
+        prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent if out.parent.exists() else None
     ) as work:
         staging = Path(work) / name
         staging.mkdir()

@@ -127,7 +127,7 @@ def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[
             command = [sys.executable, "-m", "edgeptm_runtime.bench", str(artifact), options.model_dump_json()]
         else:
             command = [sys.executable, "-m", "edgeptm.measure.bench", str(artifact), options.model_dump_json()]
-        proc = subprocess.run(command, capture_output=True, text=True, env=env)
+        proc = _run_worker(command, env)
         if proc.returncode != 0:
             lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
             raise EdgeptmError(f"benchmark of {artifact} failed: {lines[-1] if lines else 'no output'}")
@@ -138,7 +138,25 @@ def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[
     return results
 
 
+def _run_worker(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a worker that leaves as soon as this process is gone (killed included): it gets the read end of a
+    pipe only this process writes to (see :func:`edgeptm_runtime.bench.exit_with_parent`)."""
+    from edgeptm_runtime.bench import PARENT_PIPE
+
+    read_end, write_end = os.pipe()
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, env={**env, PARENT_PIPE: str(read_end)}, pass_fds=(read_end,)
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 def _worker() -> None:
+    from edgeptm_runtime.bench import exit_with_parent
+
+    exit_with_parent()
     artifact, raw = sys.argv[1], sys.argv[2]
     try:
         result = measure(Path(artifact), BenchOptions.model_validate_json(raw))

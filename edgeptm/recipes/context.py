@@ -29,6 +29,7 @@ class Context:
     recipe_path: Path | None = None
     """What each artifact is (from the recipe check): ``mlm``, ``torch`` or a backend name."""
     _datasets: dict[str, data.Dataset] = field(default_factory=dict)
+    _digests: dict[str, str] = field(default_factory=dict)
 
     def path(self, value: str) -> str:
         """Recipe paths are relative to the recipe file; ``builtin:`` and hub ids pass through."""
@@ -53,9 +54,17 @@ class Context:
         return self._datasets[split]
 
     def data_fingerprint(self, *splits: str) -> str:
+        """The data spec and the content of the files of ``splits`` (each source hashed once per run)."""
         spec = self.recipe.data
-        sources = [getattr(spec, split) for split in splits]
-        return fingerprint(spec.model_dump(mode="json"), *[data.resolve(self.path(s)) if s else None for s in sources])
+        digests = [self._source_digest(getattr(spec, split)) for split in splits]
+        return fingerprint(spec.model_dump(mode="json"), *digests)
+
+    def _source_digest(self, source: str | None) -> str | None:
+        if source is None:
+            return None
+        if source not in self._digests:
+            self._digests[source] = fingerprint(data.resolve(self.path(source)))
+        return self._digests[source]
 
     def recipe_text(self) -> str | None:
         if self.recipe_path is None or not self.recipe_path.is_file():

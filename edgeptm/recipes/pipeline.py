@@ -1,4 +1,5 @@
-"""Run a recipe's stages in order into one output folder, skipping stages whose inputs are unchanged.
+"""Run a recipe's stages in order into one output folder, skipping stages whose inputs are the same content
+as last time and whose outputs are intact (see :mod:`edgeptm.recipes.cache`).
 
 The pipeline knows no stage kind by name: each stage's :class:`~edgeptm.stage.StageKind` plans,
 runs and renders it.
@@ -16,6 +17,7 @@ from edgeptm import __version__
 from edgeptm.errors import OutputError
 from edgeptm.fsutil import OUTPUT_MARKER, fingerprint, output_kind, run_lock, write_json
 from edgeptm.plugins import Plugins
+from edgeptm.recipes.cache import KeyParts, key, output_digests, output_problem, rerun_reason
 from edgeptm.recipes.context import Context
 from edgeptm.recipes.schema import artifact_kinds, validate_recipe
 from edgeptm.recipes.summary import write_summary
@@ -24,18 +26,21 @@ from edgeptm.stage import StageKind
 STATE_FILE = "state.json"
 
 
-def _stage_plan(ctx: Context, kind: StageKind, index: int, stage: Any) -> tuple[str, Path, str]:
-    """Stage id, output path, and the fingerprint of its config and inputs."""
-    config = stage.model_dump(mode="json", by_alias=True)
+def _stage_plan(ctx: Context, kind: StageKind, index: int, stage: Any) -> tuple[str, Path, KeyParts]:
+    """Stage id, output path, and what its cache key is made of (see :mod:`edgeptm.recipes.cache`)."""
+    parts: KeyParts = {
+        "version": __version__,
+        "options": fingerprint(stage.model_dump(mode="json", by_alias=True)),
+        "inputs": {n: ctx.fingerprints[n] for n in stage.inputs(ctx.deployable())},
+        "model": ctx.model_fingerprint() if stage.uses_recipe_model() else None,
+        "data": ctx.data_fingerprint(*stage.data_splits),
+        "files": fingerprint(*[Path(ctx.path(f)) for f in stage.files()]),
+    }
     produced = stage.produces()
-    inputs = [ctx.fingerprints[n] for n in stage.inputs(ctx.deployable())]
-    model = [ctx.model_fingerprint()] if stage.uses_recipe_model() else []
-    files = [Path(ctx.path(f)) for f in stage.files()]
-    fp = fingerprint(__version__, config, inputs, *model, ctx.data_fingerprint(*stage.data_splits), *files)
     if produced is None:
-        return f"{stage.stage}:{index}", ctx.out / f"{stage.stage}-{index}.json", fp
+        return f"{stage.stage}:{index}", ctx.out / f"{stage.stage}-{index}.json", parts
     folder = ctx.out if kind.top_level else ctx.out / "artifacts"
-    return f"{stage.stage}:{produced}", folder / produced, fp
+    return f"{stage.stage}:{produced}", folder / produced, parts
 
 
 def run_recipe(
@@ -73,23 +78,33 @@ def _run(
     timings: dict[str, float] = {}
     for index, stage in enumerate(recipe.stages):
         kind = kinds[stage.stage]
-        stage_id, stage_out, fp = _stage_plan(ctx, kind, index, stage)
+        stage_id, stage_out, parts = _stage_plan(ctx, kind, index, stage)
         previous = state.get(stage_id)
         label = stage_id.replace(":", " ")
-        if previous and previous.get("fingerprint") == fp and stage_out.exists():
+        why = rerun_reason(previous, parts)
+        if previous and why is None:
+            why = output_problem(previous.get("outputs"), out)
+        if previous and why is None:
             log(f"skip {label}: inputs unchanged")
             result = previous["result"]
         else:
-            log(f"run {label}")
+            log(f"run {label}: {why}" if why else f"run {label}")
+            state.pop(stage_id, None)
             started = time.perf_counter()
             result = kind.run(ctx, stage, stage_out)
             timings[stage_id] = round(time.perf_counter() - started, 2)
-            state[stage_id] = {"fingerprint": fp, "result": result, "seconds": timings[stage_id]}
+            state[stage_id] = {
+                "fingerprint": key(parts),
+                "parts": parts,
+                "outputs": output_digests(kind.outputs(stage, stage_out, result), out),
+                "result": result,
+                "seconds": timings[stage_id],
+            }
             write_json(state_path, state)
         produced = stage.produces()
         if produced is not None:
             ctx.artifacts[produced] = stage_out
-            ctx.fingerprints[produced] = fp
+            ctx.fingerprints[produced] = state[stage_id]["outputs"][str(stage_out.relative_to(out))]
         ctx.results[stage_id] = {**result, "seconds": state[stage_id].get("seconds")}
     summary = write_summary(out, recipe, kinds, ctx.artifacts, ctx.results)
     log(f"summary: {out / 'summary.md'}")

@@ -94,7 +94,9 @@ def prepare_work(
     path = work / record_file
     if work.exists():
         _check_ours(work, record_file)
-    if resume and work.is_dir() and any(work.iterdir()):
+    if resume and not (work.is_dir() and any(work.iterdir())):
+        log(f"no checkpoint in {work}; starting from the beginning")
+    elif resume:
         if path.is_file():
             try:
                 old = json.loads(path.read_text(encoding="utf-8"))
@@ -174,11 +176,12 @@ def damage(checkpoint: Path) -> str | None:
 
 def resumable_checkpoint(work: Path, log: Callable[[str], None]) -> str | None:
     """The newest complete checkpoint in ``work``; damaged newer ones are removed with a warning."""
-    if not Path(work).is_dir():
-        return None
     found = sorted(
         (int(m.group(1)), p) for p in Path(work).iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()
     )
+    if not found:
+        log(f"no checkpoint in {work}; starting from the beginning")
+        return None
     chosen: Path | None = None
     damaged: list[tuple[Path, str]] = []
     for _, checkpoint in reversed(found):
@@ -213,8 +216,6 @@ def checkpoint_to_resume(
         if args.process_index == 0:
             resuming = prepare_work(work, record, resume=resume, on_change=on_change, record_file=record_file, log=log)
             checkpoint = resumable_checkpoint(work, log) if resuming else None
-            if resume and checkpoint is None:
-                log(f"no checkpoint in {work}; starting from the beginning")
         else:
             found = sorted(
                 (int(m.group(1)), p) for p in Path(work).iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()

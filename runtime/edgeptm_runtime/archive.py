@@ -50,7 +50,7 @@ def write_archive(folder: Path, out_path: Path) -> Path:
         raise BundleError(f"{out}: inside the bundle folder; write the archive next to it instead")
     top = _archive_root(manifest.name)
     names = sorted([MANIFEST_NAME, *manifest.files])
-    tmp = out.with_name(f".{out.name}.partial")
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-partial")  # edgeptm removes it if this process dies
     try:
         with open(tmp, "wb") as raw:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:

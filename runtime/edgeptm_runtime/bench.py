@@ -12,7 +12,9 @@ import time
 _STARTED = time.perf_counter()  # before the runtime and its engine are imported: part of the cold start
 
 import json  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -127,6 +129,32 @@ def measure(bundle: str, options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+PARENT_PIPE = "EDGEPTM_PARENT_PIPE"
+"""Names the read end of a pipe whose write end only the parent holds (see :func:`exit_with_parent`)."""
+
+
+def exit_with_parent() -> None:
+    """Exit at once when the parent that started this worker is gone, even killed with SIGKILL.
+
+    The parent passes the read end of a pipe (its descriptor in ``$EDGEPTM_PARENT_PIPE``) and keeps the
+    write end; when the parent dies the kernel closes it, the read returns end-of-file, and the worker
+    leaves instead of running on as an orphan. Without the variable (a worker started by hand), nothing.
+    """
+    fd = os.environ.pop(PARENT_PIPE, "")
+    if not fd.isdigit():
+        return
+
+    def watch() -> None:
+        try:
+            while os.read(int(fd), 64):
+                pass
+        except OSError:
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
@@ -134,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from edgeptm_runtime.errors import EdgeptmRuntimeError
 
+    exit_with_parent()
     try:
         result = measure(args[0], json.loads(args[1]))
     except EdgeptmRuntimeError as exc:

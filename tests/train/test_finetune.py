@@ -99,8 +99,7 @@ def test_resume_continues_an_interrupted_run(tmp_path: Path, tiny_base: Path, sa
         str(tiny_base), sample["train"], sample["eval"], out, options, resume=True, log=messages.append
     )
     assert messages[0] == (
-        f"warning: {work / 'checkpoint-30'} is damaged (trainer_state.json is missing); "
-        "resuming from checkpoint-15"
+        f"warning: {work / 'checkpoint-30'} is damaged (trainer_state.json is missing); resuming from checkpoint-15"
     )
     assert [m.split(":")[0] for m in messages[1:]] == ["epoch 2", "epoch 3"], "training resumes after epoch 1"
     assert metrics["train"]["steps"] == 45 and metrics["train"]["epochs"] == 3.0
@@ -140,10 +139,10 @@ def test_resume_refuses_the_checkpoints_of_another_config(tmp_path: Path, tiny_b
     (checkpoint / "model.safetensors").write_bytes(b"truncated")
     messages: list[str] = []
     quiet_finetune(str(tiny_base), sample["train"], sample["eval"], out, FAST, resume=True, log=messages.append)
-    assert messages[:2] == [
-        f"warning: {checkpoint} is damaged (model.safetensors changed since it was written); starting over",
-        f"no checkpoint in {work}; starting from the beginning",
-    ]
+    assert messages[0] == (
+        f"warning: {checkpoint} is damaged (model.safetensors changed since it was written); starting over"
+    )
+    assert messages[1].startswith("epoch 1:")
     with pytest.raises(KeyboardInterrupt):
         quiet_finetune(
             str(tiny_base), sample["train"], sample["eval"], out, FAST, callbacks=[_interrupt_at(2)], force=True

@@ -98,6 +98,9 @@ class Bundle(StageKind):
         write_json(out, record)
         return record
 
+    def outputs(self, stage: BundleStage, out: Path, result: StageResult) -> list[Path]:
+        return [out, out.parent / result["bundle"]]
+
     def render(self, name: str, result: StageResult) -> list[str]:
         return [
             "## Bundle",

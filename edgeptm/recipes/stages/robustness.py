@@ -64,6 +64,9 @@ class Robustness(StageKind):
         write_json(out, result)
         return {"robustness": result, "report": str(report)}
 
+    def outputs(self, stage: RobustnessStage, out: Path, result: StageResult) -> list[Path]:
+        return [out, out.with_suffix("")]
+
     def render(self, name: str, result: StageResult) -> list[str]:
         from edgeptm.report.robustness import summary_markdown
 
