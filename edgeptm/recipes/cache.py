@@ -69,16 +69,17 @@ def content_digest(path: Path) -> str:
 
     An artifact folder (``edgeptm.json``) is loaded as a runner would (:func:`edgeptm.deploy.artifact_manifest`:
     every listed file against its sha256, paths inside the folder, labels the model's own) and identified by
-    its manifest; another folder or a file is hashed whole. A one-line :class:`EdgeptmError` says what is wrong.
+    its manifest (the sha256 of each file, labels, options; not where it came from); another folder or a file is hashed whole. A one-line :class:`EdgeptmError` says what is wrong.
     """
-    from edgeptm.manifest import MANIFEST, has_manifest
+    from edgeptm.manifest import has_manifest
 
     path = Path(path)
     if path.is_dir() and has_manifest(path):
         from edgeptm.deploy.runners import artifact_manifest
 
-        artifact_manifest(path)
-        return file_sha256(path / MANIFEST)[:16]
+        manifest = artifact_manifest(path)
+        # ``source`` says where it came from, not what it is: the same content made elsewhere is the same
+        return fingerprint(manifest.model_dump(mode="json", exclude={"source"}))
     if path.is_dir():
         return fingerprint(path)
     if path.is_file():

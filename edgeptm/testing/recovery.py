@@ -22,7 +22,17 @@ from typing import Any
 TARGETS = ("finetune", "export", "quantize", "evaluate", "summary")
 """Where a trial kills the run: during the stage of that kind, or (``summary``) as the last stage ends."""
 
-VARYING_KEYS = {"seconds", "runtime_s", "stages", "train_loss", "resumed_from", "path", "artifact", "report"}
+VARYING_KEYS = {
+    "seconds",
+    "runtime_s",
+    "stages",
+    "train_loss",
+    "resumed_from",
+    "path",
+    "artifact",
+    "report",
+    "reference",
+}
 """What legitimately differs between two runs of one recipe: wall times, a resumed run's loss over its own
 steps, and where the run folder is."""
 
@@ -32,7 +42,7 @@ output: out
 model: builtin:tiny-multilingual
 data: {train: builtin:sample, eval: builtin:sample, test: builtin:sample}
 stages:
-  - {stage: finetune, epochs: 3, learning_rate: 0.001, batch_size: 32, max_length: 32, threads: 1}
+  - {stage: finetune, epochs: 4, learning_rate: 0.002, batch_size: 16, max_length: 32, threads: 1}
   - {stage: export, name: onnx-fp32, backend: onnx}
   - {stage: quantize, name: onnx-int8, from: onnx-fp32, precision: int8, calibration_size: 32}
   - {stage: evaluate, split: test, threads: 1}

@@ -75,14 +75,8 @@ def record_changes(old: dict[str, Any], new: RunRecord) -> list[str]:
     return changes
 
 
-def prepare_work(
-    work: Path,
-    record: RunRecord,
-    *,
-    resume: bool,
-    on_change: OnChange,
-    record_file: str,
-    log: Callable[[str], None],
+def _prepare_work(
+    work: Path, record: RunRecord, resume: bool, on_change: OnChange, record_file: str, log: Callable[[str], None]
 ) -> bool:
     """Make ``work`` ready for this run and say whether to resume from it.
 
@@ -174,17 +168,21 @@ def damage(checkpoint: Path) -> str | None:
     return None
 
 
+def _checkpoints(work: Path) -> list[Path]:
+    """The ``checkpoint-N`` folders in ``work``, oldest (smallest N) first."""
+    found = [(int(m.group(1)), p) for p in Path(work).iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()]
+    return [p for _, p in sorted(found)]
+
+
 def resumable_checkpoint(work: Path, log: Callable[[str], None]) -> str | None:
     """The newest complete checkpoint in ``work``; damaged newer ones are removed with a warning."""
-    found = sorted(
-        (int(m.group(1)), p) for p in Path(work).iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()
-    )
+    found = _checkpoints(work)
     if not found:
         log(f"no checkpoint in {work}; starting from the beginning")
         return None
     chosen: Path | None = None
     damaged: list[tuple[Path, str]] = []
-    for _, checkpoint in reversed(found):
+    for checkpoint in reversed(found):
         why = damage(checkpoint)
         if why is None:
             chosen = checkpoint
@@ -209,16 +207,14 @@ def checkpoint_to_resume(
 ) -> str | None:
     """The checkpoint to resume from (``None``: start from the beginning), with ``work`` prepared.
 
-    Rank 0 prepares the folder and drops damaged checkpoints (see :func:`prepare_work` and
+    Rank 0 prepares the folder and drops damaged checkpoints (see :func:`_prepare_work` and
     :func:`resumable_checkpoint`); under DDP the other ranks then take the newest checkpoint left."""
     checkpoint = None
     with args.main_process_first(desc="checkpoints"):
         if args.process_index == 0:
-            resuming = prepare_work(work, record, resume=resume, on_change=on_change, record_file=record_file, log=log)
+            resuming = _prepare_work(work, record, resume, on_change, record_file, log)
             checkpoint = resumable_checkpoint(work, log) if resuming else None
         else:
-            found = sorted(
-                (int(m.group(1)), p) for p in Path(work).iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()
-            )
-            checkpoint = str(found[-1][1]) if found else None
+            found = _checkpoints(work)
+            checkpoint = str(found[-1]) if found else None
     return checkpoint

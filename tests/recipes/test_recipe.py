@@ -172,9 +172,9 @@ def test_quickstart_end_to_end_and_skips_unchanged_stages(cli, tmp_path: Path) -
     lines = [line for line in third.stderr.splitlines() if line.startswith(("run ", "skip "))]
     assert lines[:4] == [
         "skip finetune model: inputs unchanged",
-        "run export onnx-fp32",
-        "run quantize onnx-int8",
-        "run quantize onnx-int8-static",
+        "run export onnx-fp32: its options changed",
+        "run quantize onnx-int8: the content of onnx-fp32 changed",
+        "run quantize onnx-int8-static: the content of onnx-fp32 changed",
     ]
     assert not list(out.glob(".*tmp*")), "no temp folders are left behind"
     shutil.rmtree(out)
