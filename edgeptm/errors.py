@@ -27,3 +27,7 @@ class OutputError(EdgeptmError):
 
 class PerturbationError(EdgeptmError):
     """A perturbation is unknown or was asked for a strength outside its range."""
+
+
+class QualityError(ModelError):
+    """A quantized variant misses the validation gate (agreement with fp32, accuracy drop): nothing is written."""

@@ -21,6 +21,26 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EDGEPTM_CACHE", Path.home() / ".cache" / "edgeptm"))
 
 
+def cache_path(name: str, area: str) -> Path:
+    """Where an option that names a cache folder (``name``, e.g. OpenVINO's ``cache_dir``) points: always
+    under ``cache_dir() / area``, so an option read from a manifest can't make edgeptm write elsewhere. To
+    put the cache somewhere else, set ``$EDGEPTM_CACHE``. Raises :class:`ValueError` for an absolute ``name``
+    or one that climbs out with ``..``."""
+    check_cache_name(name)
+    return cache_dir() / area / name
+
+
+def check_cache_name(name: str) -> str:
+    """``name`` if it is a relative folder name that stays inside the cache root, else :class:`ValueError`."""
+    parts = Path(name).parts
+    if not name.strip() or Path(name).is_absolute() or name.startswith("~") or ".." in parts or "\\" in name:
+        raise ValueError(
+            f"{name!r} must be a folder name under the cache root ($EDGEPTM_CACHE, default ~/.cache/edgeptm), "
+            "not a path; set EDGEPTM_CACHE to move the root"
+        )
+    return name
+
+
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's content, read in 1 MiB chunks."""
     return _file_digest(Path(path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +33,14 @@ class Validation(Comparison, total=False):
     """Where the validation texts came from."""
     calibration: dict[str, object]
     """For quantized artifacts: the calibration texts' source and count."""
+    accuracy_pct: float
+    """Accuracy of this artifact on the validation texts, when their labels are the model's."""
+    reference_accuracy_pct: float
+    """Accuracy of the torch fp32 reference on the same texts."""
+    accuracy_drop: float
+    """``reference_accuracy_pct - accuracy_pct``, in points."""
+    gate: dict[str, float]
+    """For quantized artifacts: the ``min_agreement`` and ``max_drop`` the variant passed."""
 
 
 class Manifest(BaseModel):
@@ -46,7 +55,9 @@ class Manifest(BaseModel):
     files: list[str]
     """Model files (relative to the artifact folder) counted as its size on disk."""
     source: str | None = None
-    """The fp32 model folder this artifact was made from: the reference for agreement."""
+    """The fp32 model folder this artifact was made from: the reference for agreement. Absolute in memory;
+    ``edgeptm.json`` stores it relative to the artifact folder (so a run folder can be moved or copied as a
+    whole), and :func:`read_manifest` resolves it back; an absolute one (older manifests) is read as is."""
     options: dict[str, Any] = {}
     """The backend options chosen (validated by the backend's ``Options``); runners read these."""
     export_info: dict[str, Any] = {}
@@ -70,7 +81,11 @@ class Manifest(BaseModel):
         """Write ``edgeptm.json`` into ``folder`` with the sha256 of the files it needs."""
         folder = Path(folder)
         self.sha256 = {name: file_sha256(folder / name) for name in needed_files(folder, self.files)}
-        write_json(folder / MANIFEST, self.model_dump(mode="json"))
+        stored = self.model_dump(mode="json")
+        if self.source and Path(self.source).is_absolute():
+            # ``folder`` may be the temp folder beside the destination: the same parent, so the same relative path.
+            stored["source"] = Path(os.path.relpath(self.source, folder.resolve())).as_posix()
+        write_json(folder / MANIFEST, stored)
 
 
 def needed_files(folder: Path, files: list[str]) -> list[str]:
@@ -127,13 +142,16 @@ def read_manifest(folder: Path) -> Manifest:
             "make one with `edgeptm finetune`, `edgeptm export` or `edgeptm quantize`"
         )
     try:
-        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        manifest = Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}" for e in exc.errors())
         raise ModelError(f"{path}: invalid manifest ({problems}); make the artifact again") from None
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise ModelError(f"{path}: invalid manifest ({first})") from None
+    if manifest.source and not Path(manifest.source).is_absolute():
+        manifest.source = os.path.normpath(Path(folder).resolve() / manifest.source)
+    return manifest
 
 
 TOKENIZER_FILES = (
@@ -158,6 +176,31 @@ def copy_tokenizer(src: Path, dst: Path) -> list[str]:
     return copied
 
 
+def read_config(config_file: Path) -> dict[str, Any]:
+    """A model's ``config.json``, with a one-line error when it is not a JSON object."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ModelError(f"{config_file}: not valid JSON ({str(exc).splitlines()[0]}); save the model again") from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{config_file}: not a JSON object; save the model again")
+    positions = config.get("max_position_embeddings", 512)
+    if isinstance(positions, bool) or not isinstance(positions, int) or positions < 1:
+        raise ModelError(f"{config_file}: max_position_embeddings must be a positive integer, not {positions!r}")
+    return config
+
+
+def config_labels(config_file: Path, config: dict[str, Any]) -> list[str]:
+    """The label names of ``config.json``'s ``id2label``, in id order (``[]`` when it has none)."""
+    id2label = config.get("id2label") or {}
+    if not isinstance(id2label, dict) or not all(str(k).lstrip("-").isdigit() for k in id2label):
+        raise ModelError(f"{config_file}: id2label must map integer ids to label names; save the model again")
+    ids = sorted(int(k) for k in id2label)
+    if ids != list(range(len(ids))):
+        raise ModelError(f"{config_file}: id2label ids must be 0 to {len(ids) - 1}, not {ids}; save the model again")
+    return [str(id2label[k]) for k in sorted(id2label, key=int)]
+
+
 def usable_positions(config: dict[str, Any]) -> int:
     """Tokens a model can read: its position embeddings (RoBERTa-style models reserve two)."""
     positions = int(config.get("max_position_embeddings", 512))
@@ -170,7 +213,7 @@ def model_manifest(model_dir: Path, max_length: int | None = None) -> Manifest:
     ``max_length`` overrides the model's, within what its position embeddings can read."""
     model_dir = Path(model_dir)
     config_file = model_dir / "config.json"
-    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
+    config = read_config(config_file) if config_file.is_file() else None
     if max_length is not None and config is not None and not 1 <= max_length <= usable_positions(config):
         raise ModelError(
             f"max_length {max_length}: {model_dir} reads at most {usable_positions(config)} tokens; "
@@ -185,8 +228,7 @@ def model_manifest(model_dir: Path, max_length: int | None = None) -> Manifest:
         raise ModelError(f"{model_dir}: not a model folder (no config.json); pass a `save_pretrained` folder")
     if not (model_dir / "tokenizer.json").is_file():
         raise ModelError(f"{model_dir}: no tokenizer.json; save the model with its fast tokenizer")
-    id2label = config.get("id2label") or {}
-    labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else []
+    labels = config_labels(config_file, config)
     if not labels:
         raise ModelError(f"{config_file}: no id2label; fine-tune the model for classification first")
     if max_length is None:

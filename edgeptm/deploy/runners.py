@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from edgeptm.backend import Runner
 from edgeptm.errors import ModelError
-from edgeptm.manifest import MANIFEST, Manifest, has_manifest, model_manifest, read_manifest, verify_files
+from edgeptm.manifest import (
+    MANIFEST,
+    Manifest,
+    config_labels,
+    has_manifest,
+    model_manifest,
+    read_config,
+    read_manifest,
+    verify_files,
+)
 from edgeptm.plugins import Plugins
 
 
@@ -26,11 +34,7 @@ def artifact_manifest(path: Path) -> Manifest:
     verify_files(path, manifest)
     config = path / "config.json"
     if config.is_file():
-        try:
-            id2label = json.loads(config.read_text(encoding="utf-8")).get("id2label") or {}
-        except ValueError:
-            raise ModelError(f"{config}: not valid JSON; make the artifact again") from None
-        labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else []
+        labels = config_labels(config, read_config(config))
         if labels and labels != manifest.labels:
             raise ModelError(
                 f"{path / MANIFEST}: labels {manifest.labels} differ from the model's own {labels} (config.json); "

@@ -24,6 +24,7 @@ from edgeptm.fsutil import check_output
 from edgeptm.manifest import WEIGHT_FILES, Manifest
 from edgeptm.measure.metrics import Report, classification_report
 from edgeptm.train import xla
+from edgeptm.train.collapse import check_classes, single_class_warning
 from edgeptm.train.hf import (
     last_checkpoint,
     load_pretrained,
@@ -149,6 +150,7 @@ def finetune(
         out = Path(out)
         work = out.parent / f"{out.name}.checkpoints"
         labels = LabelMap.from_dataset(train)
+        check_classes(train, labels.names)
         train_ids = labels.encode(train, "train")
         eval_ids = labels.encode(eval_data, "eval")
         test_ids = labels.encode(test, "test") if test is not None else None
@@ -231,7 +233,13 @@ def finetune(
 
         def report(data: Dataset, ids: list[int]) -> Report:
             logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
-            return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
+            predicted = np.argmax(logits, -1)
+            if collapsed := single_class_warning(predicted, labels.names, data.source):
+                log(collapsed)
+                warnings_seen.append(collapsed)
+            return classification_report(ids, predicted, data.languages, len(labels.names))
+
+        warnings_seen: list[str] = []
 
         metrics: dict[str, Any] = {
             "labels": labels.names,
@@ -252,6 +260,8 @@ def finetune(
         }
         if test is not None and test_ids is not None:
             metrics["test"] = report(test, test_ids)
+        if warnings_seen:
+            metrics["warnings"] = warnings_seen
 
         def manifest(tmp: Path) -> None:
             weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
