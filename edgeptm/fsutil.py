@@ -78,6 +78,10 @@ def check_output(dest: Path, kind: str, *, force: bool = False, inputs: tuple[Pa
         src = Path(source).resolve()
         if resolved == src or resolved in src.parents:
             raise OutputError(f"{dest}: writing here would replace the input {source}; choose another output path")
+        if src in resolved.parents and src.is_dir():
+            raise OutputError(
+                f"{dest}: is inside the input {source}, which must stay as it is; choose another output path"
+            )
     if dest.is_symlink() and not dest.exists():
         raise OutputError(f"{dest}: a dangling link is in the way; remove it or choose another output path")
     if not dest.exists():
@@ -162,6 +166,18 @@ def atomic_dir(
     tmp.rename(dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def final_path(folder: Path) -> Path:
+    """Where a folder will end up: ``DEST`` for the temp folder :func:`atomic_dir` made for it
+    (``.DEST.tmp-PID-XXXX`` beside it), the folder itself otherwise."""
+    folder = Path(folder)
+    name = folder.name
+    if name.startswith(".") and ".tmp-" in name:
+        dest, _, rest = name[1:].rpartition(".tmp-")
+        if dest and rest.split("-", 1)[0].isdigit():
+            return folder.parent / dest
+    return folder
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -15,7 +15,7 @@ from typing_extensions import TypedDict
 
 from edgeptm import __version__
 from edgeptm.errors import ModelError
-from edgeptm.fsutil import atomic_write_text, cache_dir, file_sha256, write_json
+from edgeptm.fsutil import atomic_write_text, cache_dir, file_sha256, final_path, write_json
 
 MANIFEST = "edgeptm.json"
 
@@ -72,10 +72,31 @@ class Manifest(BaseModel):
     @classmethod
     def _inside(cls, files: list[str]) -> list[str]:
         for name in files:
-            path = PurePosixPath(name)
-            if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
-                raise ValueError(f"{name!r} is not a path inside the artifact folder")
+            _check_inside(name)
         return files
+
+    @field_validator("sha256")
+    @classmethod
+    def _hashed_inside(cls, hashes: dict[str, str]) -> dict[str, str]:
+        for name in hashes:
+            _check_inside(name)
+        return hashes
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct_labels(cls, labels: list[str]) -> list[str]:
+        if len(labels) < 2:
+            raise ValueError("a classifier needs at least two labels")
+        if len(set(labels)) != len(labels):
+            raise ValueError("a label appears twice")
+        return labels
+
+    @field_validator("max_length")
+    @classmethod
+    def _positive_length(cls, max_length: int) -> int:
+        if max_length < 1:
+            raise ValueError("must be at least 1")
+        return max_length
 
     def save(self, folder: Path) -> None:
         """Write ``edgeptm.json`` into ``folder`` with the sha256 of the files it needs."""
@@ -83,9 +104,14 @@ class Manifest(BaseModel):
         self.sha256 = {name: file_sha256(folder / name) for name in needed_files(folder, self.files)}
         stored = self.model_dump(mode="json")
         if self.source and Path(self.source).is_absolute():
-            # ``folder`` may be the temp folder beside the destination: the same parent, so the same relative path.
-            stored["source"] = Path(os.path.relpath(self.source, folder.resolve())).as_posix()
+            stored["source"] = Path(os.path.relpath(self.source, final_path(folder.resolve()))).as_posix()
         write_json(folder / MANIFEST, stored)
+
+
+def _check_inside(name: str) -> None:
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
+        raise ValueError(f"{name!r} is not a path inside the artifact folder")
 
 
 def needed_files(folder: Path, files: list[str]) -> list[str]:
@@ -201,6 +227,54 @@ def config_labels(config_file: Path, config: dict[str, Any]) -> list[str]:
     return [str(id2label[k]) for k in sorted(id2label, key=int)]
 
 
+def check_model_folder(model_dir: Path) -> dict[str, Any]:
+    """Refuse, with one line, a local model folder edgeptm must not or cannot load; return its config.
+
+    edgeptm never runs a model's own code (``auto_map`` in ``config.json`` asks for it) and never unpickles
+    weights (``pytorch_model.bin`` is a pickle: loading one can run anything), so such folders are refused
+    before transformers sees them."""
+    model_dir = Path(model_dir)
+    if not model_dir.exists():
+        raise ModelError(f"{model_dir}: no such model folder")
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: expected a model folder (save_pretrained), got a file")
+    config_file = model_dir / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{model_dir}: not a model folder (no config.json); pass a `save_pretrained` folder")
+    config = read_config(config_file)
+    if config.get("auto_map"):
+        raise ModelError(
+            f"{config_file}: auto_map asks to run the model's own code, which edgeptm never does; "
+            "use a model of an architecture transformers ships"
+        )
+    if not (model_dir / "model.safetensors").is_file():
+        if (model_dir / "pytorch_model.bin").is_file():
+            raise ModelError(
+                f"{model_dir}: only pickle weights (pytorch_model.bin), which edgeptm never loads (unpickling can "
+                "run code); convert them to model.safetensors where you trust the file"
+            )
+        raise ModelError(f"{model_dir}: no model weights (model.safetensors); save the model again")
+    check_safetensors(model_dir / "model.safetensors")
+    return config
+
+
+def check_safetensors(path: Path) -> None:
+    """A one-line error for a file that is not safetensors (its 8-byte header length and JSON header), read
+    without importing safetensors or torch."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        ok = 2 <= length <= size - 8
+        if ok:
+            try:
+                ok = isinstance(json.loads(fh.read(length)), dict)
+            except ValueError:
+                ok = False
+    if not ok:
+        raise ModelError(f"{path}: not a safetensors file (corrupt or truncated); save the model again")
+
+
 def usable_positions(config: dict[str, Any]) -> int:
     """Tokens a model can read: its position embeddings (RoBERTa-style models reserve two)."""
     positions = int(config.get("max_position_embeddings", 512))
@@ -226,6 +300,7 @@ def model_manifest(model_dir: Path, max_length: int | None = None) -> Manifest:
         return manifest
     if config is None:
         raise ModelError(f"{model_dir}: not a model folder (no config.json); pass a `save_pretrained` folder")
+    check_model_folder(model_dir)
     if not (model_dir / "tokenizer.json").is_file():
         raise ModelError(f"{model_dir}: no tokenizer.json; save the model with its fast tokenizer")
     labels = config_labels(config_file, config)
