@@ -901,8 +901,10 @@ def _forced(agreement: float, accuracy: float | None = None):
 
 
 def gate(id: str, artifact: str, precision: str, figures: str, patch, *extra: str, found: str = "") -> Case:
+    """A real quantization, calibrated and validated on a few labelled texts (kept small: the corpus is fast)."""
     argv = ("quantize", "--artifact", artifact, "--precision", precision, "--out", "{root}/q", *extra)
-    return Case(id, argv, figures, out="{root}/q", patch=patch, found=found)
+    argv += ("--calibration-size", "8", "--validate-on", "{root}/v.jsonl")
+    return Case(id, argv, figures, _rows("v.jsonl", ROWS * 4), out="{root}/q", patch=patch, found=found)
 
 
 GATE = [

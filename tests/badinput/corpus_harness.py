@@ -137,6 +137,8 @@ def run_in_process(cli, argv: list[str], env: Mapping[str, str]) -> Outcome:
 
 def run_subprocess(argv: list[str], env: Mapping[str, str], cwd: Path) -> Outcome:
     full_env = {**os.environ, **env}
+    if "PYTHONPATH" in env and os.environ.get("PYTHONPATH"):
+        full_env["PYTHONPATH"] = env["PYTHONPATH"] + os.pathsep + os.environ["PYTHONPATH"]
     done = subprocess.run(
         [sys.executable, "-c", "from edgeptm.cli import main; main()", *argv],
         capture_output=True,
@@ -247,3 +249,23 @@ def judge(case: Case, outcome: Outcome, w: Work) -> list[str]:
     elif case.fill(case.mention, w) not in errors[0]:
         problems.append(f"the Error line does not mention {case.fill(case.mention, w)!r}: {errors[0]!r}")
     return problems
+
+
+def record(case: Case, outcome: Outcome, problems: list[str], changed: bool) -> None:
+    """With ``$EDGEPTM_CORPUS_REPORT`` set, append how the case ended to that JSON-lines file: ``harmful``
+    (something outside the output changed), ``traceback``, ``silent`` (exit 0: a result without a word),
+    ``unclear`` (an error that doesn't name the file or field), or ``ok``. Used to count what the corpus
+    finds on an older commit."""
+    report = os.environ.get("EDGEPTM_CORPUS_REPORT")
+    if not report:
+        return
+    if changed:
+        verdict = "harmful"
+    elif outcome.exception is not None or "Traceback" in outcome.output:
+        verdict = "traceback"
+    elif outcome.exit_code == 0:
+        verdict = "silent"
+    else:
+        verdict = "unclear" if problems else "ok"
+    with open(report, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": case.id, "verdict": verdict, "problems": problems}) + "\n")

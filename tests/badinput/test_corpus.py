@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from corpus_cases import CASES
-from corpus_harness import Fixtures, Work, judge, read_only, run_in_process, run_subprocess, snapshot
+from corpus_harness import Fixtures, Work, judge, read_only, record, run_in_process, run_subprocess, snapshot
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +45,7 @@ def test_bad_input(case, fixtures: Fixtures, cli, tmp_path: Path, monkeypatch) -
     changed = sorted(set(before.items()) ^ set(after.items()))
     if changed:
         problems.append(f"changed outside the intended output: {[p for p, _ in changed][:5]}")
+    record(case, outcome, problems, bool(changed))
     assert not problems, f"{case.id}: {'; '.join(problems)}\n--- output ---\n{outcome.output[-3000:]}" + (
         f"\n--- exception ---\n{outcome.exception!r}" if outcome.exception else ""
     )

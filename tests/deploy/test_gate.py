@@ -83,16 +83,18 @@ def test_cli_thresholds_reach_the_gate(tmp_path: Path, cli, onnx_fp32: Path, mon
 
 
 def test_recipe_stage_takes_the_gate_options(tmp_path: Path, plugins) -> None:
+    from edgeptm.errors import RecipeError
     from edgeptm.recipes.schema import check_recipe, load_recipe
 
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(
-        "name: r\noutput: out\nmodel: m\ndata: {train: builtin:sample, eval: builtin:sample}\nstages:\n"
-        "  - {stage: export, name: onnx, backend: onnx}\n"
-        "  - {stage: quantize, name: q, from: onnx, precision: int8, min_agreement: 95, max_drop: 1}\n"
-        "  - {stage: quantize, name: bad, from: onnx, precision: int8, min_agreement: 150}\n"
+    head = "name: r\noutput: out\nmodel: m\ndata: {train: builtin:sample, eval: builtin:sample}\nstages:\n"
+    head += "  - {stage: export, name: onnx, backend: onnx}\n"
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(
+        head + "  - {stage: quantize, name: q, from: onnx, precision: int8, min_agreement: 95, max_drop: 1}\n"
     )
-    errors = check_recipe(load_recipe(recipe), plugins)
-    assert [e for e in errors if "min_agreement" in e] == [
-        "stages[2].min_agreement: Input should be less than or equal to 100"
-    ]
+    bad.write_text(head + "  - {stage: quantize, name: q, from: onnx, precision: int8, min_agreement: 150}\n")
+    recipe = load_recipe(good)
+    assert check_recipe(recipe, plugins) == []
+    assert (recipe.stages[1].min_agreement, recipe.stages[1].max_drop) == (95.0, 1.0)
+    with pytest.raises(RecipeError, match=r"r?bad.yaml: stages\[1\].min_agreement: Input should be less than or equal"):
+        load_recipe(bad)
