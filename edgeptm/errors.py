@@ -27,3 +27,16 @@ class OutputError(EdgeptmError):
 
 class PerturbationError(EdgeptmError):
     """A perturbation is unknown or was asked for a strength outside its range."""
+
+
+class QualityError(ModelError):
+    """A quantized variant misses the validation gate (agreement with fp32, accuracy drop): nothing is written."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an operating-system error: the file it concerns and what went wrong."""
+    what = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if exc.filename is None:
+        return f"{what}; check the paths given and their permissions"
+    other = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+    return f"{exc.filename}{other}: {what}; check the path and its permissions"

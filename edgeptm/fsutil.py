@@ -21,6 +21,26 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EDGEPTM_CACHE", Path.home() / ".cache" / "edgeptm"))
 
 
+def cache_path(name: str, area: str) -> Path:
+    """Where an option that names a cache folder (``name``, e.g. OpenVINO's ``cache_dir``) points: always
+    under ``cache_dir() / area``, so an option read from a manifest can't make edgeptm write elsewhere. To
+    put the cache somewhere else, set ``$EDGEPTM_CACHE``. Raises :class:`ValueError` for an absolute ``name``
+    or one that climbs out with ``..``."""
+    check_cache_name(name)
+    return cache_dir() / area / name
+
+
+def check_cache_name(name: str) -> str:
+    """``name`` if it is a relative folder name that stays inside the cache root, else :class:`ValueError`."""
+    parts = Path(name).parts
+    if not name.strip() or Path(name).is_absolute() or name.startswith("~") or ".." in parts or "\\" in name:
+        raise ValueError(
+            f"{name!r} must be a folder name under the cache root ($EDGEPTM_CACHE, default ~/.cache/edgeptm), "
+            "not a path; set EDGEPTM_CACHE to move the root"
+        )
+    return name
+
+
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's content, read in 1 MiB chunks."""
     return _file_digest(Path(path))
@@ -58,6 +78,10 @@ def check_output(dest: Path, kind: str, *, force: bool = False, inputs: tuple[Pa
         src = Path(source).resolve()
         if resolved == src or resolved in src.parents:
             raise OutputError(f"{dest}: writing here would replace the input {source}; choose another output path")
+        if src in resolved.parents and src.is_dir():
+            raise OutputError(
+                f"{dest}: is inside the input {source}, which must stay as it is; choose another output path"
+            )
     if dest.is_symlink() and not dest.exists():
         raise OutputError(f"{dest}: a dangling link is in the way; remove it or choose another output path")
     if not dest.exists():
@@ -142,6 +166,18 @@ def atomic_dir(
     tmp.rename(dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def final_path(folder: Path) -> Path:
+    """Where a folder will end up: ``DEST`` for the temp folder :func:`atomic_dir` made for it
+    (``.DEST.tmp-PID-XXXX`` beside it), the folder itself otherwise."""
+    folder = Path(folder)
+    name = folder.name
+    if name.startswith(".") and ".tmp-" in name:
+        dest, _, rest = name[1:].rpartition(".tmp-")
+        if dest and rest.split("-", 1)[0].isdigit():
+            return folder.parent / dest
+    return folder
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -14,7 +15,7 @@ from typing_extensions import TypedDict
 
 from edgeptm import __version__
 from edgeptm.errors import ModelError
-from edgeptm.fsutil import atomic_write_text, cache_dir, file_sha256, write_json
+from edgeptm.fsutil import atomic_write_text, cache_dir, file_sha256, final_path, write_json
 
 MANIFEST = "edgeptm.json"
 
@@ -32,6 +33,14 @@ class Validation(Comparison, total=False):
     """Where the validation texts came from."""
     calibration: dict[str, object]
     """For quantized artifacts: the calibration texts' source and count."""
+    accuracy_pct: float
+    """Accuracy of this artifact on the validation texts, when their labels are the model's."""
+    reference_accuracy_pct: float
+    """Accuracy of the torch fp32 reference on the same texts."""
+    accuracy_drop: float
+    """``reference_accuracy_pct - accuracy_pct``, in points."""
+    gate: dict[str, float]
+    """For quantized artifacts: the ``min_agreement`` and ``max_drop`` the variant passed."""
 
 
 class Manifest(BaseModel):
@@ -46,7 +55,9 @@ class Manifest(BaseModel):
     files: list[str]
     """Model files (relative to the artifact folder) counted as its size on disk."""
     source: str | None = None
-    """The fp32 model folder this artifact was made from: the reference for agreement."""
+    """The fp32 model folder this artifact was made from: the reference for agreement. Absolute in memory;
+    ``edgeptm.json`` stores it relative to the artifact folder (so a run folder can be moved or copied as a
+    whole), and :func:`read_manifest` resolves it back; an absolute one (older manifests) is read as is."""
     options: dict[str, Any] = {}
     """The backend options chosen (validated by the backend's ``Options``); runners read these."""
     export_info: dict[str, Any] = {}
@@ -61,16 +72,46 @@ class Manifest(BaseModel):
     @classmethod
     def _inside(cls, files: list[str]) -> list[str]:
         for name in files:
-            path = PurePosixPath(name)
-            if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
-                raise ValueError(f"{name!r} is not a path inside the artifact folder")
+            _check_inside(name)
         return files
+
+    @field_validator("sha256")
+    @classmethod
+    def _hashed_inside(cls, hashes: dict[str, str]) -> dict[str, str]:
+        for name in hashes:
+            _check_inside(name)
+        return hashes
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct_labels(cls, labels: list[str]) -> list[str]:
+        if len(labels) < 2:
+            raise ValueError("a classifier needs at least two labels")
+        if len(set(labels)) != len(labels):
+            raise ValueError("a label appears twice")
+        return labels
+
+    @field_validator("max_length")
+    @classmethod
+    def _positive_length(cls, max_length: int) -> int:
+        if max_length < 1:
+            raise ValueError("must be at least 1")
+        return max_length
 
     def save(self, folder: Path) -> None:
         """Write ``edgeptm.json`` into ``folder`` with the sha256 of the files it needs."""
         folder = Path(folder)
         self.sha256 = {name: file_sha256(folder / name) for name in needed_files(folder, self.files)}
-        write_json(folder / MANIFEST, self.model_dump(mode="json"))
+        stored = self.model_dump(mode="json")
+        if self.source and Path(self.source).is_absolute():
+            stored["source"] = Path(os.path.relpath(self.source, final_path(folder.resolve()))).as_posix()
+        write_json(folder / MANIFEST, stored)
+
+
+def _check_inside(name: str) -> None:
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
+        raise ValueError(f"{name!r} is not a path inside the artifact folder")
 
 
 def needed_files(folder: Path, files: list[str]) -> list[str]:
@@ -127,13 +168,16 @@ def read_manifest(folder: Path) -> Manifest:
             "make one with `edgeptm finetune`, `edgeptm export` or `edgeptm quantize`"
         )
     try:
-        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        manifest = Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}" for e in exc.errors())
         raise ModelError(f"{path}: invalid manifest ({problems}); make the artifact again") from None
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise ModelError(f"{path}: invalid manifest ({first})") from None
+    if manifest.source and not Path(manifest.source).is_absolute():
+        manifest.source = os.path.normpath(Path(folder).resolve() / manifest.source)
+    return manifest
 
 
 TOKENIZER_FILES = (
@@ -158,6 +202,79 @@ def copy_tokenizer(src: Path, dst: Path) -> list[str]:
     return copied
 
 
+def read_config(config_file: Path) -> dict[str, Any]:
+    """A model's ``config.json``, with a one-line error when it is not a JSON object."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ModelError(f"{config_file}: not valid JSON ({str(exc).splitlines()[0]}); save the model again") from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{config_file}: not a JSON object; save the model again")
+    positions = config.get("max_position_embeddings", 512)
+    if isinstance(positions, bool) or not isinstance(positions, int) or positions < 1:
+        raise ModelError(f"{config_file}: max_position_embeddings must be a positive integer, not {positions!r}")
+    return config
+
+
+def config_labels(config_file: Path, config: dict[str, Any]) -> list[str]:
+    """The label names of ``config.json``'s ``id2label``, in id order (``[]`` when it has none)."""
+    id2label = config.get("id2label") or {}
+    if not isinstance(id2label, dict) or not all(str(k).lstrip("-").isdigit() for k in id2label):
+        raise ModelError(f"{config_file}: id2label must map integer ids to label names; save the model again")
+    ids = sorted(int(k) for k in id2label)
+    if ids != list(range(len(ids))):
+        raise ModelError(f"{config_file}: id2label ids must be 0 to {len(ids) - 1}, not {ids}; save the model again")
+    return [str(id2label[k]) for k in sorted(id2label, key=int)]
+
+
+def check_model_folder(model_dir: Path) -> dict[str, Any]:
+    """Refuse, with one line, a local model folder edgeptm must not or cannot load; return its config.
+
+    edgeptm never runs a model's own code (``auto_map`` in ``config.json`` asks for it) and never unpickles
+    weights (``pytorch_model.bin`` is a pickle: loading one can run anything), so such folders are refused
+    before transformers sees them."""
+    model_dir = Path(model_dir)
+    if not model_dir.exists():
+        raise ModelError(f"{model_dir}: no such model folder")
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: expected a model folder (save_pretrained), got a file")
+    config_file = model_dir / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{model_dir}: not a model folder (no config.json); pass a `save_pretrained` folder")
+    config = read_config(config_file)
+    if config.get("auto_map"):
+        raise ModelError(
+            f"{config_file}: auto_map asks to run the model's own code, which edgeptm never does; "
+            "use a model of an architecture transformers ships"
+        )
+    if not (model_dir / "model.safetensors").is_file():
+        if (model_dir / "pytorch_model.bin").is_file():
+            raise ModelError(
+                f"{model_dir}: only pickle weights (pytorch_model.bin), which edgeptm never loads (unpickling can "
+                "run code); convert them to model.safetensors where you trust the file"
+            )
+        raise ModelError(f"{model_dir}: no model weights (model.safetensors); save the model again")
+    check_safetensors(model_dir / "model.safetensors")
+    return config
+
+
+def check_safetensors(path: Path) -> None:
+    """A one-line error for a file that is not safetensors (its 8-byte header length and JSON header), read
+    without importing safetensors or torch."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        ok = 2 <= length <= size - 8
+        if ok:
+            try:
+                ok = isinstance(json.loads(fh.read(length)), dict)
+            except ValueError:
+                ok = False
+    if not ok:
+        raise ModelError(f"{path}: not a safetensors file (corrupt or truncated); save the model again")
+
+
 def usable_positions(config: dict[str, Any]) -> int:
     """Tokens a model can read: its position embeddings (RoBERTa-style models reserve two)."""
     positions = int(config.get("max_position_embeddings", 512))
@@ -170,7 +287,7 @@ def model_manifest(model_dir: Path, max_length: int | None = None) -> Manifest:
     ``max_length`` overrides the model's, within what its position embeddings can read."""
     model_dir = Path(model_dir)
     config_file = model_dir / "config.json"
-    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
+    config = read_config(config_file) if config_file.is_file() else None
     if max_length is not None and config is not None and not 1 <= max_length <= usable_positions(config):
         raise ModelError(
             f"max_length {max_length}: {model_dir} reads at most {usable_positions(config)} tokens; "
@@ -183,10 +300,10 @@ def model_manifest(model_dir: Path, max_length: int | None = None) -> Manifest:
         return manifest
     if config is None:
         raise ModelError(f"{model_dir}: not a model folder (no config.json); pass a `save_pretrained` folder")
+    check_model_folder(model_dir)
     if not (model_dir / "tokenizer.json").is_file():
         raise ModelError(f"{model_dir}: no tokenizer.json; save the model with its fast tokenizer")
-    id2label = config.get("id2label") or {}
-    labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else []
+    labels = config_labels(config_file, config)
     if not labels:
         raise ModelError(f"{config_file}: no id2label; fine-tune the model for classification first")
     if max_length is None:

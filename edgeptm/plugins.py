@@ -42,6 +42,9 @@ class PluginProblem:
 
     plugin: str
     message: str
+    fatal: bool = False
+    """A misconfiguration no command should run with (``EDGEPTM_PLUGINS`` naming a plugin that isn't installed:
+    a typo there silently disables every backend)."""
 
     def __str__(self) -> str:
         return f"plugin {self.plugin!r}: {self.message}"
@@ -74,6 +77,17 @@ def make_plugin_manager(
     pm = pluggy.PluginManager("edgeptm")
     pm.add_hookspecs(hookspecs)
     problems: list[PluginProblem] = []
+    installed = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)} - CORE_PLUGINS)
+    if allow is None and allowed is not None:
+        for name in sorted(allowed - set(installed) - CORE_PLUGINS):
+            problems.append(
+                PluginProblem(
+                    name,
+                    f"EDGEPTM_PLUGINS names it, but no installed plugin is called that (installed: "
+                    f"{', '.join(installed) or 'none'}); fix or unset EDGEPTM_PLUGINS",
+                    fatal=True,
+                )
+            )
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in blocked or (allowed is not None and ep.name not in allowed and ep.name not in CORE_PLUGINS):
             continue
@@ -84,7 +98,10 @@ def make_plugin_manager(
             pm.register(plugin, name=ep.name)
             if not pm.get_hookcallers(plugin):
                 problems.append(PluginProblem(ep.name, f"{ep.value} implements no edgeptm_* hooks"))
-        except Exception as exc:  # a broken plugin must not take the rest down
+        except (
+            Exception,
+            SystemExit,
+        ) as exc:  # a broken plugin (even one calling sys.exit) must not take the rest down
             problems.append(PluginProblem(ep.name, f"failed to load: {_describe(exc)}"))
     for plugin in extra:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
@@ -112,7 +129,7 @@ class Plugins:
         for impl in reversed(hook.get_hookimpls()):
             try:
                 impl.function(**kwargs)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 self.problems.append(PluginProblem(impl.plugin_name, f"{hook.name} raised {_describe(exc)}"))
 
     def _collect(self, hook: Any, kind: type, what: str, key: str = "name") -> dict[str, Any]:
@@ -143,15 +160,34 @@ class Plugins:
         backends = self.backends()
         if name not in backends:
             known = ", ".join(sorted(backends)) or "none"
+            broken = "".join(f"; {p}" for p in self.problems if p.plugin == name)
             raise BackendError(
-                f"unknown backend {name!r} (registered: {known}); `edgeptm backends` lists them and their install hints"
+                f"unknown backend {name!r} (registered: {known}){broken}; "
+                "`edgeptm backends` lists them and their install hints"
             )
         return backends[name]
+
+    def availability(self, backend: Backend) -> Availability:
+        """``backend.availability()``, or unavailable with the reason when the plugin's own check raises."""
+        from edgeptm.backend import Availability
+
+        try:
+            return backend.availability()
+        except (Exception, SystemExit) as exc:
+            return Availability(
+                False, f"its availability check raised {_describe(exc)}", "report it to the plugin's authors"
+            )
+
+    def check_selection(self) -> None:
+        """Raise the first fatal problem (see :attr:`PluginProblem.fatal`) as a one-line :class:`BackendError`."""
+        for problem in self.problems:
+            if problem.fatal:
+                raise BackendError(str(problem))
 
     def available_backend(self, name: str) -> Backend:
         """Like :meth:`backend`, but also fails when the backend can't run here."""
         backend = self.backend(name)
-        status = backend.availability()
+        status = self.availability(backend)
         if not status.available:
             raise BackendError(f"backend {name!r} is unavailable: {status.reason}{unavailable_hint(backend, status)}")
         return backend

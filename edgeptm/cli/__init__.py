@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from edgeptm import __version__
-from edgeptm.errors import EdgeptmError
+from edgeptm.errors import EdgeptmError, describe_os_error
 
 
 class Group(click.Group):
@@ -27,6 +27,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except EdgeptmError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a folder that can't be written, a file that can't be read: say which
+            raise click.ClickException(describe_os_error(exc)) from None
 
 
 @click.group(cls=Group)

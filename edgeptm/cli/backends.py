@@ -20,7 +20,7 @@ def backends(as_json: bool, names: tuple[str, ...]) -> None:
     chosen = {name: plugins.backend(name) for name in names} if names else plugins.backends()
     rows = []
     for name, backend in chosen.items():
-        status = backend.availability()
+        status = plugins.availability(backend)
         reason, devices = status.reason, []
         if not status.available:
             reason += f"; {status.hint}" if status.hint else f"; install: {backend.install_hint}"

@@ -78,12 +78,37 @@ def print_artifact(out: Path, manifest) -> None:
     default=None,
     help="Labelled eval data, for precisions that measure accuracy while quantizing (e.g. openvino int8-acc).",
 )
+@click.option(
+    "--min-agreement",
+    default=None,
+    type=click.FloatRange(0, 100),
+    help="Gate: least %% of validation texts predicted as torch fp32 does (default 90); below it nothing is written.",
+)
+@click.option(
+    "--max-drop",
+    default=None,
+    type=click.FloatRange(0, 100),
+    help="Gate: most accuracy points lost against torch fp32 on the validation texts (default 3); "
+    "above it nothing is written.",
+)
 @data_options
 @force_option
 def quantize(
-    artifact, precision, out, calibration, calibration_size, validate_on, options, eval_data, force, **kw
+    artifact,
+    precision,
+    out,
+    calibration,
+    calibration_size,
+    validate_on,
+    options,
+    eval_data,
+    min_agreement,
+    max_drop,
+    force,
+    **kw,
 ) -> None:
-    """Quantize an exported artifact with the backend that made it."""
+    """Quantize an exported artifact with the backend that made it; refused (nothing written) when the
+    variant misses the validation gate against torch fp32."""
     from edgeptm import deploy
 
     texts = deploy.quantize_texts(
@@ -98,6 +123,7 @@ def quantize(
         options=parse_options(options),
         texts=texts,
         evaluation=evaluation,
+        gate=deploy.QualityGate.with_defaults(min_agreement, max_drop),
         force=force,
     )
     click.echo(texts.describe(manifest.export_info.get("calibration_texts")), err=True)

@@ -11,7 +11,9 @@ def current_plugins():
     """The process-wide plugins (built on first use)."""
     from edgeptm.plugins import get_plugins
 
-    return get_plugins()
+    plugins = get_plugins()
+    plugins.check_selection()
+    return plugins
 
 
 def warn_problems(plugins) -> None:
@@ -27,7 +29,10 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint=["--option"])
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise click.BadParameter(f"{pair!r}: the value is not valid YAML", param_hint=["--option"]) from None
     return options
 
 

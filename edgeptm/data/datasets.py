@@ -5,6 +5,13 @@ TweetEval layout (``train_text.txt`` + ``train_labels.txt``) or one file per
 split (``train.jsonl``/``.csv``/``.tsv``). A subfolder named ``all`` is an
 aggregate of the others and is skipped. A folder may also hold the split files
 directly, with the language in a column.
+
+**Labels** are strings, normalised by one rule (:func:`normalise_label`): a label that is a whole number
+(a JSON integer, a JSON float with an integer value such as ``1.0``, or text such as ``"1"``, ``"01"``,
+``"1.0"``) means that integer, written ``"1"``; anything else is a name, kept as written (trimmed). So
+``0``, ``"0"`` and ``0.0`` are one class. A label that is a number but not a whole one (``0.5``, ``NaN``,
+``inf``), a boolean, a list or an object is an error naming the file, line and field, and so is a split
+that mixes integer labels with names (``1`` beside ``positive``), which the rule can't reconcile.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +37,37 @@ SPLIT_NAMES = {
     "test": ("test",),
 }
 AGGREGATE_FOLDERS = {"all"}
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def normalise_label(value: object) -> str:
+    """The label ``value`` (as read from a file) by the module's rule: whole numbers as ``"1"``, names as written.
+
+    Raises :class:`ValueError` saying why for a value the rule refuses (a fraction, NaN, a boolean, a list)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
+        raise ValueError(f"{json.dumps(value)} is not a label (use an integer or a name)")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        number = value
+    else:
+        text = str(value).strip()
+        if _INTEGER.fullmatch(text):
+            return str(int(text))
+        try:
+            number = float(text)
+        except ValueError:
+            return text  # a name
+    if not math.isfinite(number) or number != int(number):
+        raise ValueError(f"{value!r} is a number but not a whole one; labels are integers or names")
+    return str(int(number))
+
+
+def is_integer_label(label: str) -> bool:
+    """Whether a normalised label is an integer one (``"1"``, ``"-1"``) rather than a name."""
+    return bool(_INTEGER.fullmatch(label))
 
 
 @dataclass(frozen=True)
@@ -110,6 +150,7 @@ def load(
         examples, locations = _read_table(root, columns, UNKNOWN_LANGUAGE)
     else:
         examples, locations = _read_folder(root, split, columns)
+    _check_label_kinds(examples, locations, columns)
     data = Dataset(examples, str(path), locations)
     if languages:
         present = set(data.languages)
@@ -123,6 +164,19 @@ def load(
     if not data.examples:
         raise DataError(f"{path}: no {split} examples")
     return data
+
+
+def _check_label_kinds(examples: list[Example], locations: list[str], columns: Columns) -> None:
+    """Integer labels and names in one split can't be reconciled: a one-line error naming one of each."""
+    first: dict[bool, int] = {}
+    for i, example in enumerate(examples):
+        first.setdefault(is_integer_label(example.label), i)
+        if len(first) == 2:
+            number, name = first[True], first[False]
+            raise DataError(
+                f"{locations[name]}: field {columns.label!r} mixes names ({examples[name].label!r}) with integer labels "
+                f"({examples[number].label!r} at {locations[number]}); use one kind throughout"
+            )
 
 
 def _read_folder(root: Path, split: str, columns: Columns) -> tuple[list[Example], list[str]]:
@@ -197,7 +251,11 @@ def _read_tweeteval(text_file: Path, label_file: Path, language: str) -> tuple[l
             raise DataError(f"{text_file}:{number}: empty text")
         if not label.strip():
             raise DataError(f"{label_file}:{number}: empty label")
-        examples.append(Example(text, label.strip(), language))
+        try:
+            label = normalise_label(label)
+        except ValueError as exc:
+            raise DataError(f"{label_file}:{number}: label {exc}") from None
+        examples.append(Example(text, label, language))
         locations.append(f"{text_file}:{number}")
     return examples, locations
 
@@ -221,10 +279,20 @@ def _read_table(path: Path, columns: Columns, language: str) -> tuple[list[Examp
         text, label = row[columns.text], row[columns.label]
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{path}:{number}: empty text in field {columns.text!r}")
+        if len(text) > MAX_FIELD_BYTES:
+            raise DataError(
+                f"{path}:{number}: field {columns.text!r} is longer than {MAX_FIELD_BYTES >> 20} MiB; shorten the text"
+            )
         if label is None or str(label).strip() == "":
             raise DataError(f"{path}:{number}: empty label in field {columns.label!r}")
+        try:
+            label = normalise_label(label)
+        except ValueError as exc:
+            raise DataError(f"{path}:{number}: field {columns.label!r}: label {exc}") from None
         lang = row.get(columns.language) or language
-        examples.append(Example(text, str(label).strip(), str(lang)))
+        if not isinstance(lang, str) or not lang.strip():
+            raise DataError(f"{path}:{number}: field {columns.language!r} must be a language code, not {lang!r}")
+        examples.append(Example(text, label, lang.strip()))
         locations.append(f"{path}:{number}")
     return examples, locations
 
@@ -244,13 +312,36 @@ def _jsonl_rows(path: Path) -> list[tuple[int, dict]]:
     return rows
 
 
+MAX_FIELD_BYTES = 1 << 20
+"""Longest field a data file may hold (1 MiB): a text is cut to ``max_length`` tokens anyway, so a longer one
+is a broken file (an unclosed quote swallowing the rest) far more often than a text."""
+
+
 def _csv_rows(path: Path, delimiter: str) -> list[tuple[int, dict]]:
+    csv.field_size_limit(MAX_FIELD_BYTES)
     reader = csv.DictReader(io.StringIO("\n".join(read_lines(path))), delimiter=delimiter)
-    if reader.fieldnames is None:
-        raise DataError(f"{path}: empty file (expected a header row)")
-    rows = []
-    for row in reader:
-        rows.append((reader.line_num, {k: v for k, v in row.items() if k is not None}))
+    try:
+        fieldnames = reader.fieldnames
+        if fieldnames is None:
+            raise DataError(f"{path}: empty file (expected a header row)")
+        duplicated = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
+        if duplicated:
+            raise DataError(
+                f"{path}:1: the header names column {', '.join(map(repr, duplicated))} more than once; "
+                "give each column its own name"
+            )
+        rows = []
+        for row in reader:
+            if None in row:
+                raise DataError(
+                    f"{path}:{reader.line_num}: {len(fieldnames) + len(row[None])} fields but the header has "
+                    f"{len(fieldnames)}; quote fields that contain {delimiter!r}"
+                )
+            rows.append((reader.line_num, dict(row)))
+    except csv.Error as exc:
+        too_long = "field larger than field limit" in str(exc)
+        why = f"a field is longer than {MAX_FIELD_BYTES >> 20} MiB (an unclosed quote?)" if too_long else str(exc)
+        raise DataError(f"{path}:{reader.line_num + 1}: {why}; fix the file") from None
     return rows
 
 

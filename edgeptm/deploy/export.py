@@ -8,8 +8,9 @@ from typing import Any
 
 from edgeptm.backend import REFERENCE_BACKEND
 from edgeptm.deploy.validate import validate
+from edgeptm.errors import ModelError
 from edgeptm.fsutil import atomic_dir, check_output
-from edgeptm.manifest import Manifest, model_manifest
+from edgeptm.manifest import Manifest, check_model_folder, config_labels, model_manifest
 from edgeptm.plugins import Plugins
 
 
@@ -30,8 +31,15 @@ def export(
     """
     model_dir = Path(model_dir)
     check_output(Path(out), "artifact", force=force, inputs=(model_dir,))
+    config = check_model_folder(model_dir)
     backend = plugins.available_backend(backend_name)
     source = model_manifest(model_dir, max_length)
+    labels = config_labels(model_dir / "config.json", config)
+    if labels != source.labels:
+        raise ModelError(
+            f"{model_dir / 'config.json'}: id2label {labels or 'is missing'} differs from the labels "
+            f"{source.labels} the model was trained with; save the model again"
+        )
     opts = backend.parse_options(options)
     with atomic_dir(Path(out), kind="artifact", inputs=(model_dir,)) as tmp:
         result = backend.export(model_dir, tmp, options=opts, max_length=source.max_length)

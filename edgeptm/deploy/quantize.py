@@ -9,6 +9,12 @@ Where the texts come from is documented and the same everywhere:
   of the calibration texts, so agreement is measured on text the quantizer did not see.
 
 The manifest's ``validation`` records both sources and counts, and the CLI prints them.
+
+**The gate**: every variant, whatever its backend and precision, is compared with torch fp32 on the
+validation texts and must agree on at least ``min_agreement`` % of them (default 90) and, when the
+validation data's labels are the model's, lose at most ``max_drop`` accuracy points (default 3). A
+variant that misses writes nothing and fails with all the figures in one line
+(:class:`~edgeptm.deploy.validate.QualityGate`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 from edgeptm.backend import QuantizeRequest
 from edgeptm.data import Dataset, sample_evenly
 from edgeptm.deploy.runners import artifact_manifest
-from edgeptm.deploy.validate import VALIDATION_SIZE, validate, validation_texts
+from edgeptm.deploy.validate import VALIDATION_SIZE, QualityGate, validate, validation_examples
 from edgeptm.errors import BackendError, DataError
 from edgeptm.fsutil import atomic_dir, check_output
 from edgeptm.manifest import Manifest
@@ -38,6 +44,8 @@ class QuantizeTexts:
     validation: list[str]
     calibration_source: str
     validation_source: str
+    validation_labels: list[str] | None = None
+    """The validation texts' labels: the accuracy drop is measured when they are the model's."""
 
     def describe(self, used: int | None = None) -> str:
         """What was used; ``used`` is how many calibration texts the backend took (0: a dynamic scheme)."""
@@ -59,13 +67,15 @@ def quantize_texts(
 ) -> QuantizeTexts:
     """Pick calibration texts from ``calibration`` and validation texts from ``validation``, disjoint."""
     calib = [e.text for e in sample_evenly(calibration, calibration_size)]
-    valid = validation_texts(validation, validation_size, exclude=calib)
+    valid = validation_examples(validation, validation_size, exclude=calib)
     if not valid:
         raise DataError(
             f"{validation.source}: no validation texts left once the {len(calib)} calibration texts are set aside; "
             "validate on other data"
         )
-    return QuantizeTexts(calib, valid, calibration.source, validation.source)
+    return QuantizeTexts(
+        calib, [e.text for e in valid], calibration.source, validation.source, [e.label for e in valid]
+    )
 
 
 def quantize(
@@ -79,16 +89,22 @@ def quantize(
     evaluation: Dataset | None = None,
     calibration: Sequence[str] = (),
     validation_texts: Sequence[str] = (),
+    gate: QualityGate | None = None,
     force: bool = False,
 ) -> Manifest:
     """Make a ``precision`` variant of an exported artifact with the backend that owns it.
 
     Give ``texts`` (from :func:`quantize_texts`), or the bare ``calibration`` and ``validation_texts``
     lists. ``evaluation`` (labelled eval data) reaches the backend only for the precisions it lists in
-    ``eval_data_precisions``; those fail clearly without it.
+    ``eval_data_precisions``; those fail clearly without it. The variant is written only when it passes
+    ``gate`` (default :class:`QualityGate`: the documented defaults) on the validation texts. Without
+    validation texts (a bare API call; the CLI and recipes always pass them) nothing is compared, and the
+    manifest's ``validation`` stays ``None`` to say so.
     """
+    gate = gate or QualityGate()
+    labels = None
     if texts is not None:
-        calibration, validation_texts = texts.calibration, texts.validation
+        calibration, validation_texts, labels = texts.calibration, texts.validation, texts.validation_labels
     artifact = Path(artifact)
     check_output(Path(out), "artifact", force=force, inputs=(artifact,))
     source = artifact_manifest(artifact)
@@ -122,7 +138,9 @@ def quantize(
             }
         )
         if validation_texts:
-            manifest.validation = validate(plugins, tmp, manifest, validation_texts)
+            manifest.validation = validate(plugins, tmp, manifest, validation_texts, labels)
+            gate.check(f"{artifact} -> {source.backend} {precision}", manifest.validation)
+            manifest.validation["gate"] = {"min_agreement": gate.min_agreement, "max_drop": gate.max_drop}
             if texts is not None:
                 manifest.validation["source"] = texts.validation_source
                 used = int(manifest.export_info.get("calibration_texts", len(texts.calibration)))

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from edgeptm.backend import Runner
-from edgeptm.errors import ModelError
-from edgeptm.manifest import MANIFEST, Manifest, has_manifest, model_manifest, read_manifest, verify_files
+from edgeptm.errors import BackendError, ModelError
+from edgeptm.manifest import (
+    MANIFEST,
+    Manifest,
+    config_labels,
+    has_manifest,
+    model_manifest,
+    read_config,
+    read_manifest,
+    usable_positions,
+    verify_files,
+)
 from edgeptm.plugins import Plugins
 
 
@@ -26,11 +35,13 @@ def artifact_manifest(path: Path) -> Manifest:
     verify_files(path, manifest)
     config = path / "config.json"
     if config.is_file():
-        try:
-            id2label = json.loads(config.read_text(encoding="utf-8")).get("id2label") or {}
-        except ValueError:
-            raise ModelError(f"{config}: not valid JSON; make the artifact again") from None
-        labels = [id2label[k] for k in sorted(id2label, key=int)] if id2label else []
+        model_config = read_config(config)
+        if manifest.max_length > usable_positions(model_config):
+            raise ModelError(
+                f"{path / MANIFEST}: max_length {manifest.max_length} exceeds the {usable_positions(model_config)} "
+                "positions the model reads (config.json); make the artifact again"
+            )
+        labels = config_labels(config, model_config)
         if labels and labels != manifest.labels:
             raise ModelError(
                 f"{path / MANIFEST}: labels {manifest.labels} differ from the model's own {labels} (config.json); "
@@ -43,6 +54,10 @@ def load_runner(plugins: Plugins, artifact: Path, *, device: str | None = None, 
     """Load any artifact through its backend's runner (on the backend's default device when ``None``)."""
     manifest = artifact_manifest(artifact)
     backend = plugins.available_backend(manifest.backend)
+    try:
+        backend.parse_options(manifest.options)
+    except BackendError as exc:
+        raise ModelError(f"{Path(artifact) / MANIFEST}: {exc}; make the artifact again") from None
     if device is None:
         return backend.load(Path(artifact), manifest, threads=threads)
     return backend.load(Path(artifact), manifest, device=device, threads=threads)

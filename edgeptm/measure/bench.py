@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from typing_extensions import NotRequired, TypedDict
 
 from edgeptm.errors import EdgeptmError
@@ -26,8 +26,8 @@ from edgeptm.measure.machine import describe_machine, machine
 class BenchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_sizes: list[int] = Field([1, 8], min_length=1)
-    seq_lengths: list[int] = Field([128], min_length=1)
+    batch_sizes: list[PositiveInt] = Field([1, 8], min_length=1)
+    seq_lengths: list[PositiveInt] = Field([128], min_length=1)
     threads: int | None = Field(None, ge=1, description="intra-op threads (default: all cores)")
     warmup: int = Field(5, ge=0)
     iterations: int = Field(30, ge=1)

@@ -15,7 +15,7 @@ from edgeptm.data import Dataset, LabelMap
 from edgeptm.data.languages import canonical_language
 from edgeptm.deploy import artifact_manifest, load_runner
 from edgeptm.encoding import TruncationWarning, run_length_sorted
-from edgeptm.errors import DataError
+from edgeptm.errors import DataError, ModelError
 from edgeptm.measure.metrics import Agreement, Report, agreement, classification_report
 from edgeptm.plugins import Plugins
 
@@ -100,6 +100,11 @@ def evaluate(
     if ref_dir is not None and not (is_reference and reference is None):
         cache = reference_cache if reference_cache is not None else {}
         key = str(Path(ref_dir).resolve())
+        if reference is None and not Path(ref_dir).is_dir():
+            raise ModelError(
+                f"{artifact}: its source model {ref_dir} (edgeptm.json's source) is gone; "
+                "pass --reference FP32_MODEL to measure agreement"
+            )
         if key not in cache:
             with load_runner(plugins, ref_dir, threads=threads) as ref:
                 cache[key] = predict_logits(ref, data.texts, batch_size)

@@ -76,7 +76,9 @@ def _schema_errors(exc: ValidationError, kinds: dict[str, StageKind]) -> list[st
 
 
 def _format(path: Path, errors: list[str]) -> str:
-    head = f"{path}: {len(errors)} error{'s' if len(errors) != 1 else ''}"
+    if len(errors) == 1:
+        return f"{path}: {errors[0]}"  # one line, as every other error
+    head = f"{path}: {len(errors)} errors"
     return head + "".join(f"\n  {e}" for e in errors)
 
 

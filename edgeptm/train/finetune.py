@@ -31,6 +31,7 @@ from edgeptm.train.checkpoints import (
     seal_callback,
     texts_digest,
 )
+from edgeptm.train.collapse import check_classes, single_class_warning
 from edgeptm.train.hf import (
     load_pretrained,
     reproducible,
@@ -175,6 +176,7 @@ def finetune(
         out = Path(out)
         work = out.parent / f"{out.name}.checkpoints"
         labels = LabelMap.from_dataset(train)
+        check_classes(train, labels.names)
         train_ids = labels.encode(train, "train")
         eval_ids = labels.encode(eval_data, "eval")
         test_ids = labels.encode(test, "test") if test is not None else None
@@ -261,7 +263,13 @@ def finetune(
 
         def report(data: Dataset, ids: list[int]) -> Report:
             logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
-            return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
+            predicted = np.argmax(logits, -1)
+            if collapsed := single_class_warning(predicted, labels.names, data.source):
+                log(collapsed)
+                warnings_seen.append(collapsed)
+            return classification_report(ids, predicted, data.languages, len(labels.names))
+
+        warnings_seen: list[str] = []
 
         metrics: dict[str, Any] = {
             "labels": labels.names,
@@ -282,6 +290,8 @@ def finetune(
         }
         if test is not None and test_ids is not None:
             metrics["test"] = report(test, test_ids)
+        if warnings_seen:
+            metrics["warnings"] = warnings_seen
 
         def manifest(tmp: Path) -> None:
             weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]

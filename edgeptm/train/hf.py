@@ -16,6 +16,7 @@ from typing import Any
 
 from edgeptm.errors import ModelError
 from edgeptm.fsutil import atomic_dir, cache_dir, write_json
+from edgeptm.manifest import check_model_folder
 from edgeptm.train.tinymodel import BUILTIN_MODEL, builtin_model
 
 
@@ -60,24 +61,38 @@ def resolve_model(model: str) -> str:
     if model.startswith("builtin:"):
         raise ModelError(f"{model}: unknown built-in model (the only one is {BUILTIN_MODEL})")
     path = Path(model).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ModelError(f"{model}: expected a model folder (save_pretrained), got a file")
-    if path.is_dir() and not (path / "config.json").is_file():
-        raise ModelError(f"{model}: not a model folder (no config.json)")
-    return str(path) if path.is_dir() else model
+    looks_local = path.is_absolute() or model.startswith((".", "~")) or model.count("/") > 1 or "\\" in model
+    if path.exists() or looks_local:
+        check_model_folder(path)  # no such folder, a file, custom code, pickle weights: one line each
+        return str(path)
+    return model
 
 
 def load_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
-    """``loader.from_pretrained(name)`` with a one-line error for a broken folder or an unreachable hub."""
+    """``loader.from_pretrained(name)`` with a one-line error for a broken folder or an unreachable hub.
+
+    A model's own code never runs (``trust_remote_code=False``) and only safetensors weights are read."""
+    kwargs = {"trust_remote_code": False, **kwargs}
+    if Path(name).is_dir() and "Tokenizer" not in getattr(loader, "__name__", ""):
+        kwargs.setdefault("use_safetensors", True)
     try:
         return loader.from_pretrained(name, **kwargs)
-    except OSError as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # HFValidationError and "Unrecognized model" are ValueErrors
         if Path(name).is_dir():
-            raise ModelError(f"{name}: could not load ({str(exc).splitlines()[0]})") from None
+            raise ModelError(f"{name}: could not load ({_first_line(exc)})") from None
         raise ModelError(
             f"could not fetch {name!r} from the Hugging Face hub (offline, or no such model); "
             "pass a local save_pretrained folder with --model, or builtin:tiny-multilingual"
         ) from None
+    except Exception as exc:
+        if type(exc).__name__ == "SafetensorError":  # safetensors' own error for a corrupt weights file
+            raise ModelError(f"{name}: corrupt model.safetensors ({_first_line(exc)}); save the model again") from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
 
 
 def multi_cpu() -> bool:

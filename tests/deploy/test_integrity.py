@@ -54,3 +54,25 @@ def test_tampering_is_refused_at_load(cli, tmp_path: Path, onnx_int8: Path) -> N
             artifact_manifest(folder)
         r = CliRunner().invoke(cli, ["evaluate", "--artifact", str(folder), "--data", "builtin:sample"])
         assert r.exit_code == 1 and needle in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_manifests_store_their_source_relative_and_old_absolute_ones_load(tmp_path, onnx_fp32, finetuned) -> None:
+    """A run folder (model + artifacts) moved as a whole still finds each artifact's source model."""
+    from edgeptm.manifest import read_manifest
+
+    stored = json.loads((onnx_fp32 / "edgeptm.json").read_text())["source"]
+    assert not Path(stored).is_absolute()
+    assert read_manifest(onnx_fp32).source == str(finetuned.resolve())
+    assert json.loads((finetuned / "edgeptm.json").read_text())["source"] == "."
+
+    run = tmp_path / "moved"
+    shutil.copytree(finetuned, run / "model")
+    shutil.copytree(onnx_fp32, run / "artifacts" / "onnx")
+    manifest = json.loads((run / "artifacts" / "onnx" / "edgeptm.json").read_text())
+    manifest["source"] = "../../model"
+    (run / "artifacts" / "onnx" / "edgeptm.json").write_text(json.dumps(manifest))
+    assert read_manifest(run / "artifacts" / "onnx").source == str((run / "model").resolve())
+
+    manifest["source"] = str(finetuned.resolve())  # written by an older edgeptm
+    (run / "artifacts" / "onnx" / "edgeptm.json").write_text(json.dumps(manifest))
+    assert read_manifest(run / "artifacts" / "onnx").source == str(finetuned.resolve())

@@ -1,6 +1,7 @@
 """``quantize``: a lower-precision variant of an export, by the backend that made it.
 
-Calibrated on ``data.train``, validated on ``data.eval`` (see :mod:`edgeptm.deploy.quantize`).
+Calibrated on ``data.train``, validated on ``data.eval`` (see :mod:`edgeptm.deploy.quantize`), and
+written only when it passes the gate (``min_agreement``, ``max_drop``; defaults as the CLI's).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ class QuantizeStage(StageOptions):
     precision: str
     options: dict[str, Any] = {}
     calibration_size: int = Field(256, ge=1)
+    min_agreement: float | None = Field(None, ge=0, le=100)
+    """Gate: least % agreement with torch fp32 on data.eval (default ``deploy.validate.MIN_AGREEMENT``)."""
+    max_drop: float | None = Field(None, ge=0, le=100)
+    """Gate: most accuracy points lost against torch fp32 on data.eval (default ``deploy.validate.MAX_DROP``)."""
     data_splits = ("train", "eval")
 
 
@@ -58,6 +63,7 @@ class Quantize(StageKind):
             options=stage.options,
             texts=texts,
             evaluation=ctx.dataset("eval"),
+            gate=deploy.QualityGate.with_defaults(stage.min_agreement, stage.max_drop),
             force=True,  # the run folder is edgeptm's; check_output still refuses anything else
         )
         ctx.log(f"  {texts.describe(manifest.export_info.get('calibration_texts'))}")

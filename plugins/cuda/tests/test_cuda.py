@@ -28,7 +28,7 @@ def test_unavailable_without_a_gpu_with_the_reason():
 def test_never_falls_back_to_cpu(plugins, tmp_path):
     with pytest.raises(BackendError, match="backend 'cuda' is unavailable: no NVIDIA GPU"):
         plugins.available_backend("cuda")
-    manifest = Manifest(backend="cuda", precision="fp32", labels=["a"], max_length=8, files=[])
+    manifest = Manifest(backend="cuda", precision="fp32", labels=["a", "b"], max_length=8, files=[])
     for device in ("cpu", "cuda"):
         with pytest.raises(
             BackendError, match=f"device '{device}' is not available to backend 'cuda' here \\(present: none\\)"

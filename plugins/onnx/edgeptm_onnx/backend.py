@@ -51,13 +51,6 @@ class OnnxOptions(BaseModel):
         "activations and weights, or the quantization fails and writes nothing; export_info records matmuls, "
         "float_matmuls and float_matmul_nodes",
     )
-    min_agreement: float = Field(
-        90.0,
-        ge=0.0,
-        le=100.0,
-        description="int8-static: refuse the result (nothing written) when its top-1 agreement with the fp32 "
-        "artifact on the calibration texts is below this percentage",
-    )
 
     @field_validator("nodes_to_exclude", mode="before")
     @classmethod
@@ -163,7 +156,6 @@ class OnnxBackend(Backend):
                         reduce_range=options.reduce_range,
                         calibrate_method=options.calibrate_method,
                         nodes_to_exclude=list(options.nodes_to_exclude),
-                        min_agreement=options.min_agreement,
                     ),
                 )
             else:

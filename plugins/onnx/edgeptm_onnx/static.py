@@ -15,7 +15,9 @@ fused Attention hides three products (Q/K/V projection, QK^T, probabilities·V) 
    Softmax... stay float: quantizing them (Softmax's input holds the -3.4e38 mask) is what ruins accuracy;
 5. the products whose activations are still float are counted (the rule of ``shared/tools/float_matmuls.py``):
    any that ``nodes_to_exclude`` does not name fails the quantization;
-6. the result is compared with the fp32 artifact on the calibration texts and refused below ``min_agreement``.
+6. the result's agreement with the fp32 artifact on the calibration texts is recorded; whether it is good enough
+   is decided by the one gate every precision passes (``edgeptm.deploy.validate.QualityGate``, on validation
+   texts it was not calibrated on).
 
 onnx and onnxruntime are imported inside functions only.
 """
@@ -414,7 +416,6 @@ class StaticSettings:
     reduce_range: bool
     calibrate_method: str
     nodes_to_exclude: list[str]
-    min_agreement: float
 
 
 @dataclass(frozen=True)
@@ -483,8 +484,8 @@ def quantize_static_int8(
     """Write the static int8 of ``fp32_model`` to ``out_model``; return what it did (the manifest's export_info).
 
     Raises :class:`BackendError` (and leaves ``out_model`` for the caller's temp folder to discard) when a matrix
-    product that ``settings.nodes_to_exclude`` does not name keeps float activations, or when the result agrees
-    with the fp32 model on fewer than ``settings.min_agreement`` percent of the calibration texts.
+    product that ``settings.nodes_to_exclude`` does not name keeps float activations. Its agreement with the fp32
+    model on the calibration texts is recorded; the caller's gate decides on validation texts.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -547,12 +548,6 @@ def quantize_static_int8(
         )
     fp32 = logits(session(fp32_model), encoder, texts)
     check = agreement(logits(session(out_model), encoder, texts), fp32)
-    if check.agreement_pct < settings.min_agreement:
-        raise BackendError(
-            f"int8-static: agrees with the fp32 artifact on {check.agreement_pct:.1f}% of {check.n} calibration texts "
-            f"(max |Δlogit| {check.max_abs_logit_diff:.3g}), below min_agreement {settings.min_agreement:g}%; nothing "
-            "was written - try --option reduce_range=true or another calibrate_method, or use precision int8"
-        )
     return {
         "scheme": SCHEME,
         "calibration_texts": len(texts),

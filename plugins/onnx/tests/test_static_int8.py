@@ -189,19 +189,33 @@ def test_nodes_to_exclude_must_name_matrix_products(tmp_path: Path, plugins, onn
 def test_the_validation_gate_refuses_a_result_that_disagrees(
     tmp_path: Path, plugins, onnx_fp32: Path, sample, monkeypatch
 ) -> None:
-    """A quantization that lands at the issue's 25% agreement writes nothing (the agreement is forced here)."""
-    from edgeptm_onnx import static
+    """int8-static passes the one gate every precision passes (edgeptm.deploy.validate.QualityGate): at the
+    issue's 25% agreement it writes nothing (the figures are forced here; the static result itself is real)."""
+    from edgeptm.deploy import validate
+    from edgeptm.errors import QualityError
 
-    monkeypatch.setattr(static, "agreement", lambda got, want: static.Agreement(25.0, 9.25, len(got)))
+    real = validate.compare
+
+    def disagreeing(*args, **kwargs):
+        return {**real(*args, **kwargs), "agreement_pct": 25.0, "max_abs_logit_diff": 9.25}
+
+    monkeypatch.setattr(validate, "compare", disagreeing)
     out = tmp_path / "static"
-    with pytest.raises(BackendError) as err:
-        deploy.quantize(plugins, onnx_fp32, out, precision="int8-static", calibration=calibration_texts(sample, 16))
+    with pytest.raises(QualityError) as err:
+        deploy.quantize(
+            plugins,
+            onnx_fp32,
+            out,
+            precision="int8-static",
+            calibration=calibration_texts(sample, 16),
+            validation_texts=sample["eval"].texts[:16],
+        )
     assert str(err.value) == (
-        "int8-static: agrees with the fp32 artifact on 25.0% of 16 calibration texts (max |Δlogit| 9.25), below "
-        "min_agreement 90%; nothing was written - try --option reduce_range=true or another calibrate_method, "
-        "or use precision int8"
+        f"{onnx_fp32} -> onnx int8-static fails the validation gate: agreement with torch fp32 25.0% (min 90%), "
+        "max |Δlogit| 9.25 on 16 texts; nothing was written - try other options or precision, or accept it with "
+        "--min-agreement/--max-drop"
     )
-    assert not out.exists()
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
 
 
 @pytest.mark.parametrize("method", ["entropy", "percentile"])

@@ -8,11 +8,11 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from edgeptm.backend import Availability, Backend, ExportResult, QuantizeRequest, Runner
-from edgeptm.errors import BackendError
-from edgeptm.manifest import Manifest, copy_tokenizer
+from edgeptm.errors import BackendError, ModelError
+from edgeptm.manifest import MANIFEST, Manifest, copy_tokenizer
 from edgeptm_openvino.options import FILES, MODEL_XML, OpenVinoOptions
 
 
@@ -101,9 +101,15 @@ class OpenVinoBackend(Backend):
 
         self.check_precision(manifest.precision)
         canonical = parse_device(device, [d for d in self.devices() if d != "AUTO"])
-        options = OpenVinoOptions.model_validate(
-            {k: v for k, v in manifest.options.items() if k in OpenVinoOptions.model_fields}
-        )
+        try:
+            options = OpenVinoOptions.model_validate(
+                {k: v for k, v in manifest.options.items() if k in OpenVinoOptions.model_fields}
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ModelError(
+                f"{Path(artifact) / MANIFEST}: invalid openvino options ({problems}); make the artifact again"
+            ) from None
         return OpenVinoRunner(Path(artifact), manifest, device=canonical, threads=threads, options=options)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edgeptm.fsutil import check_cache_name
 
 MODEL_XML = "openvino_model.xml"
 MODEL_BIN = "openvino_model.bin"
@@ -23,7 +25,11 @@ class OpenVinoOptions(BaseModel):
     performance_hint: Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"] = Field(
         "LATENCY", description="OpenVINO performance hint; THROUGHPUT runs a batch as parallel requests"
     )
-    cache_dir: str | None = Field(None, description="model cache dir: compiled blobs, so later loads are fast")
+    cache_dir: str | None = Field(
+        None,
+        description="model cache: a folder name under $EDGEPTM_CACHE/openvino (compiled blobs, so later loads are "
+        "fast); never a path, so a manifest can't make a load write elsewhere",
+    )
     static_shape: bool = Field(False, description="compile for [batch_size, max_length] (always on for NPU)")
     batch_size: int = Field(1, ge=1, description="rows of the static shape")
     inference_precision: Literal["f32", "f16", "bf16"] | None = Field(
@@ -37,3 +43,8 @@ class OpenVinoOptions(BaseModel):
     eval_size: int | None = Field(
         None, ge=1, description="int8-acc: eval texts used, sampled evenly across languages (default all)"
     )
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _under_cache_root(cls, value: str | None) -> str | None:
+        return None if value is None else check_cache_name(value)

@@ -10,6 +10,7 @@ import numpy as np
 from edgeptm.backend import Runner
 from edgeptm.encoding import Encoded, Encoder, runtime_errors
 from edgeptm.errors import ModelError
+from edgeptm.fsutil import cache_path
 from edgeptm.manifest import Manifest
 from edgeptm_openvino.devices import device_family
 from edgeptm_openvino.options import MODEL_XML, OpenVinoOptions
@@ -40,7 +41,7 @@ class OpenVinoRunner(Runner):
                 device=device,
                 threads=threads,
                 config=config,
-                cache_dir=Path(options.cache_dir) if options.cache_dir else None,
+                cache_dir=cache_path(options.cache_dir, "openvino") if options.cache_dir else None,
                 static_shape=(options.batch_size, manifest.max_length) if static else None,
             )
         self.static_shape = self.engine.static_shape

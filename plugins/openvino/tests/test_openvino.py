@@ -100,13 +100,24 @@ def test_throughput_hint_runs_a_batch_as_parallel_requests(edgeptm_kit, openvino
     )
 
 
-def test_model_cache_dir_is_filled(edgeptm_kit, openvino, tmp_path):
-    cached = _with_options(
-        edgeptm_kit.artifact(openvino, "fp32"), tmp_path / "cached", cache_dir=str(tmp_path / "cache")
-    )
+def test_model_cache_dir_is_filled_under_the_cache_root(edgeptm_kit, openvino, tmp_path):
+    from edgeptm.fsutil import cache_dir
+
+    cached = _with_options(edgeptm_kit.artifact(openvino, "fp32"), tmp_path / "cached", cache_dir="ov-blobs")
     with openvino.load(cached, read_manifest(cached)) as runner:
         runner.predict(["hello"])
-    assert any((tmp_path / "cache").iterdir())
+    assert any((cache_dir() / "openvino" / "ov-blobs").iterdir())
+
+
+@pytest.mark.parametrize("where", ["/tmp/elsewhere", "../../escape", "~/x"])
+def test_a_manifest_cache_dir_cannot_point_outside_the_cache_root(edgeptm_kit, openvino, tmp_path, where):
+    from edgeptm.errors import ModelError
+
+    planted = _with_options(edgeptm_kit.artifact(openvino, "fp32"), tmp_path / "planted", cache_dir=where)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ModelError, match=r"edgeptm.json: invalid openvino options \(cache_dir: Value error, "):
+        openvino.load(planted, read_manifest(planted))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and not Path("/tmp/elsewhere").exists()
 
 
 def test_fp16_and_int8_are_smaller(edgeptm_kit, openvino):
