@@ -10,36 +10,31 @@ from typing import Any
 
 import click
 
-from edgeptm.cli.options import current_plugins, data_options, force_option, int_list, load_data, warn_problems
+from edgeptm.cli.options import current_plugins, data_options, data_selection, force_option, int_list, warn_problems
 
 
 @click.command()
 @click.option("--artifact", "artifacts", required=True, multiple=True, type=click.Path(path_type=Path))
 @click.option("--data", "data_path", required=True, help="Labelled evaluation data.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
-@data_options
+@data_options(read_split="test")
 @click.option(
     "--reference",
     default=None,
     type=click.Path(path_type=Path),
     help="fp32 reference (default: the artifact's source model).",
 )
-@click.option(
-    "--train-languages", default=None, help="Comma-separated training languages: report zero-shot transfer separately."
-)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(
-    artifacts, data_path, split, reference, train_languages, batch_size, threads, device, as_json, **kw
-) -> None:
+def evaluate(artifacts, data_path, reference, batch_size, threads, device, as_json, **kw) -> None:
     """Accuracy and macro-F1 per language, and agreement with the fp32 model, for each artifact."""
     from edgeptm.measure.evaluate import evaluate as run_evaluate
     from edgeptm.report.tables import evaluation_rows, text_table
 
-    data = load_data(data_path, split, kw)
-    train_langs = [x.strip() for x in train_languages.split(",")] if train_languages else None
+    selection, split = data_selection(kw, read_split="test")
+    data = selection.load(data_path, split or "test")
+    train_langs = selection.train_languages
     references: dict = {}
     results: list[dict[str, Any]] = []
     for a in artifacts:
@@ -200,8 +195,7 @@ def warn_skipped(result: Mapping[str, Any], explicit: bool) -> None:
     help="Artifact or fine-tuned model folder (repeatable; the first is the baseline of the comparison).",
 )
 @click.option("--eval", "eval_path", default=None, help="Labelled evaluation data: file or per-language folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
-@data_options
+@data_options(read_split="test")
 @click.option(
     "--perturbation",
     "-p",
@@ -228,7 +222,6 @@ def robustness(
     list_only,
     artifacts,
     eval_path,
-    split,
     perturbations,
     seed,
     max_per_language,
@@ -259,7 +252,8 @@ def robustness(
 
         check_output(out, "report", force=force, inputs=tuple(artifacts))
     specs = resolve_specs(plugins.perturbations(), perturbations)
-    data = subsample(load_data(eval_path, split, kw), max_per_language, seed)
+    selection, split = data_selection(kw, read_split="test")
+    data = subsample(selection.load(eval_path, split or "test"), max_per_language, seed)
     result = run_robustness(
         plugins,
         artifact_names(artifacts),

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from edgeptm.cli.options import data_options, force_option, load_data
+from edgeptm.cli.options import data_options, data_selection, force_option
 from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 
 
@@ -56,9 +56,11 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
     except ValidationError as exc:
         err = exc.errors()[0]
         raise click.BadParameter(err["msg"], param_hint=[f"--{str(err['loc'][0]).replace('_', '-')}"]) from None
-    train = load_data(train_path, "train", kw)
-    eval_data = load_data(eval_path, "eval", {**kw, "languages": None})
-    test = load_data(test_path, "test", {**kw, "languages": None}) if test_path else None
+    selection, _ = data_selection(kw)
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    train = selection.load(train_path, "train")
+    eval_data = selection.selection_data(selection.load(eval_path, "eval"), log)
+    test = selection.load(test_path, "test") if test_path else None
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, only rank 0 reports
     if main_process:
         click.echo(f"train: {describe(train)}", err=True)
@@ -71,7 +73,7 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
         test=test,
         resume=resume,
         progress=not no_progress,
-        log=lambda m: click.echo(m, err=True),
+        log=log,
         force=force,
     )
     if main_process:

@@ -26,21 +26,7 @@ class FinetuneStage(FinetuneOptions, StageOptions):
 def selection_data(ctx: RunContext) -> data.Dataset:
     """The eval data that picks the best checkpoint: with ``data.train_languages``, only those
     languages, so zero-shot results on the others never saw their labels."""
-    eval_data = ctx.dataset("eval")
-    train_langs = ctx.recipe.data.train_languages
-    if not train_langs:
-        return eval_data
-    from edgeptm.data.languages import canonical_language
-
-    wanted = {canonical_language(lang) for lang in train_langs}
-    keep = [lang for lang in eval_data.language_set() if canonical_language(lang) in wanted]
-    if not keep:
-        ctx.log(
-            f"  no eval examples in the training languages ({', '.join(train_langs)}); selecting on all of data.eval"
-        )
-        return eval_data
-    ctx.log(f"  selecting the checkpoint on the eval examples in {', '.join(keep)} (the training languages)")
-    return eval_data.filter_languages(keep)
+    return ctx.recipe.data.selection("eval").selection_data(ctx.dataset("eval"), ctx.log)
 
 
 def split_rows(m: dict) -> list[list]:
