@@ -26,8 +26,15 @@ from edgeptm.cli.options import current_plugins, data_options, data_selection, f
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
+@click.option(
+    "--max-unk-rate",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Warn when the tokenizer turns a larger share of a language's tokens into the unknown token.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(artifacts, data_path, reference, batch_size, threads, device, as_json, **kw) -> None:
+def evaluate(artifacts, data_path, reference, batch_size, threads, device, max_unk_rate, as_json, **kw) -> None:
     """Accuracy and macro-F1 per language, and agreement with the fp32 model, for each artifact."""
     from edgeptm.measure.evaluate import evaluate as run_evaluate
     from edgeptm.report.tables import evaluation_rows, text_table
@@ -36,6 +43,7 @@ def evaluate(artifacts, data_path, reference, batch_size, threads, device, as_js
     data = selection.load(data_path, split or "test")
     train_langs = selection.train_languages
     references: dict = {}
+    coverages: dict = {}
     results: list[dict[str, Any]] = []
     for a in artifacts:
         result = run_evaluate(
@@ -48,8 +56,13 @@ def evaluate(artifacts, data_path, reference, batch_size, threads, device, as_js
             device=device,
             train_languages=train_langs,
             reference_cache=references,
+            max_unk_rate=max_unk_rate,
+            coverage_cache=coverages,
         )
         results.append({"name": str(a), **result})
+    for coverage in coverages.values():  # one warning per distinct tokenizer
+        if warning := coverage.warning(", ".join(str(r["name"]) for r in results if r["coverage"] == coverage.to_json())):
+            click.echo(warning, err=True)
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
