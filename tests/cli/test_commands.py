@@ -47,9 +47,9 @@ def test_finetune_command(cli, tmp_path: Path, tiny_base: Path) -> None:
     assert "selecting the checkpoint on the eval examples in de, en, zh (the training languages)" in r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "tokenizer coverage:" and lines[1].split()[:4] == ["language", "texts", "unk", "%"]
-    coverage = metrics_coverage = json.loads((out / "metrics.json").read_text())["coverage"]["per_language"]
+    coverage = json.loads((out / "metrics.json").read_text())["coverage"]["per_language"]
     assert [line.split()[0] for line in lines[3:11]] == list(coverage) == ["ar", "de", "en", "es", "fr", "hi", "ru", "zh"]
-    assert metrics_coverage["en"]["texts"] == 60 + 15 + 18  # train, eval and test texts pooled
+    assert coverage["en"]["texts"] == 60 + 15 + 18  # train, eval and test texts pooled
     lines = lines[11:]
     assert lines[0] == "eval:" and lines[1].split() == ["language", "n", "accuracy", "macro_f1"]
     assert [line.split()[0] for line in lines[3:7]] == ["all", "de", "en", "zh"]
