@@ -280,6 +280,10 @@ def robustness(
     )
     warn_problems(plugins)
     warn_skipped(result, explicit=bool(perturbations))
+    from edgeptm.report.robustness import unmeasured
+
+    for line in unmeasured(result):
+        click.echo(f"untested: {line}", err=True)
     if out is not None:
         files = write_report(out, result)
         click.echo(f"wrote {out}: {', '.join(files)}", err=True)
