@@ -20,20 +20,73 @@ from edgeptm.errors import EdgeptmError, describe_os_error
 
 
 class Group(click.Group):
-    """A click group that turns domain errors into one-line ``Error: …`` messages."""
+    """A click group that turns domain errors into one-line ``Error: …`` messages, and captures third-party
+    warnings: one line at the end by default, each in full with ``-v`` (see :mod:`edgeptm.capture`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from edgeptm.capture import capture_third_party
+
+        echo = lambda m: click.echo(m, err=True)  # noqa: E731
+        with capture_third_party(verbose=bool(ctx.params.get("verbose")), echo=echo) as capture:
+            try:
+                return super().invoke(ctx)
+            except EdgeptmError as exc:
+                raise click.ClickException(str(exc)) from None
+            except OSError as exc:  # a folder that can't be written, a file that can't be read: say which
+                raise click.ClickException(describe_os_error(exc)) from None
+            finally:
+                _report_captured(capture, ctx.invoked_subcommand or "COMMAND")
+
+
+def _report_captured(capture: Any, command: str) -> None:
+    """Keep what was captured in a log file (unless a recipe run's log has it) and print the summary line."""
+    import click
+
+    from edgeptm.fsutil import cache_dir
+
+    if capture.messages and capture.log_path is None and not capture.verbose:
+        path = cache_dir() / "logs" / f"{command}.log"
         try:
-            return super().invoke(ctx)
-        except EdgeptmError as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:  # a folder that can't be written, a file that can't be read: say which
-            raise click.ClickException(describe_os_error(exc)) from None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(m.line() + "\n" for m in capture.messages), encoding="utf-8")
+            capture.log_path = path
+        except OSError:
+            pass  # the summary then says only -v
+    if line := capture.summary(command):
+        click.echo(line, err=True)
+
+
+def verbose_option(f: Any) -> Any:
+    """``-v``: print third-party warnings in full (also accepted after the command name)."""
+
+    def turn_on(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        from edgeptm.capture import active
+
+        capture = active()
+        if value and capture is not None:
+            capture.verbose = True
+        return value
+
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        callback=turn_on,
+        expose_value=False,
+        is_eager=True,
+        help="Print third-party warnings (ONNX, transformers, torch...) in full instead of one summary line.",
+    )(f)
 
 
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="edgeptm")
-def cli() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Print third-party warnings (ONNX, transformers, torch...) in full instead of one summary line.",
+)
+def cli(verbose: bool) -> None:
     """Fine-tune a multilingual BERT once; export, quantize, evaluate and benchmark it on
     pluggable backends."""
 
@@ -59,6 +112,9 @@ def register_all(group: click.Group) -> click.Group:
     ):
         group.add_command(command)
     get_plugins().register_commands(group)
+    for command in group.commands.values():
+        if not any(p.name == "verbose" for p in command.params):
+            verbose_option(command)
     return group
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeptm.cli.options import current_plugins, data_options, force_option, load_data, parse_options
+from edgeptm.cli.options import current_plugins, data_options, data_selection, force_option, parse_options
 
 
 @click.command()
@@ -21,14 +21,19 @@ from edgeptm.cli.options import current_plugins, data_options, force_option, loa
     help="Max tokens (default: the model's, at most its positions).",
 )
 @click.option(
-    "--validate-on", default="builtin:sample", show_default=True, help="Texts to check the export against torch."
+    "--validate-on",
+    default="builtin:sample",
+    show_default=True,
+    help="Data (its eval split) whose texts check the export against torch.",
 )
+@data_options
 @force_option
-def export(model, backend_name, out, options, max_length, validate_on, force) -> None:
+def export(model, backend_name, out, options, max_length, validate_on, force, **kw) -> None:
     """Export a fine-tuned model with a backend, validated against the torch model."""
-    from edgeptm import data, deploy
+    from edgeptm import deploy
 
-    texts = deploy.validation_texts(data.load(validate_on, split="eval"))
+    selection, _ = data_selection(kw)
+    texts = deploy.validation_texts(selection.load(validate_on, "eval"))
     manifest = deploy.export(
         current_plugins(),
         backend_name,
@@ -111,10 +116,11 @@ def quantize(
     variant misses the validation gate against torch fp32."""
     from edgeptm import deploy
 
+    selection, _ = data_selection(kw)
     texts = deploy.quantize_texts(
-        load_data(calibration, "train", kw), load_data(validate_on, "eval", kw), calibration_size=calibration_size
+        selection.load(calibration, "train"), selection.load(validate_on, "eval"), calibration_size=calibration_size
     )
-    evaluation = load_data(eval_data, "eval", kw) if eval_data else None
+    evaluation = selection.load(eval_data, "eval") if eval_data else None
     manifest = deploy.quantize(
         current_plugins(),
         artifact,
@@ -138,19 +144,24 @@ def quantize(
 @click.option("--archive", is_flag=True, help="Write a byte-reproducible .tar.gz instead of a folder.")
 @click.option("--name", default=None, help="Bundle name (default: the --out name).")
 @click.option("--eval-data", default=None, help="Labelled data: evaluate the artifact per language for the model card.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
 @click.option("--force", is_flag=True, help="Replace a bundle already at --out.")
-@data_options
-def bundle(artifact, out, archive, name, eval_data, split, force, **kw) -> None:
+@data_options(read_split="test")
+def bundle(artifact, out, archive, name, eval_data, force, **kw) -> None:
     """Package an artifact for a device: model, tokenizer, model card and checksummed bundle.json."""
     from edgeptm.deploy.bundle import bundle as make_bundle
     from edgeptm.report.card import CardInputs
 
+    selection, split = data_selection(kw, read_split="test")
     evaluation = None
     if eval_data:
         from edgeptm.measure.evaluate import evaluate
 
-        evaluation = evaluate(current_plugins(), artifact, load_data(eval_data, split, kw))
+        evaluation = evaluate(
+            current_plugins(),
+            artifact,
+            selection.load(eval_data, split or "test"),
+            train_languages=selection.train_languages,
+        )
     result = make_bundle(
         current_plugins(),
         artifact,

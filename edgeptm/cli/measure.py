@@ -10,37 +10,40 @@ from typing import Any
 
 import click
 
-from edgeptm.cli.options import current_plugins, data_options, force_option, int_list, load_data, warn_problems
+from edgeptm.cli.options import current_plugins, data_options, data_selection, force_option, int_list, warn_problems
 
 
 @click.command()
 @click.option("--artifact", "artifacts", required=True, multiple=True, type=click.Path(path_type=Path))
 @click.option("--data", "data_path", required=True, help="Labelled evaluation data.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
-@data_options
+@data_options(read_split="test")
 @click.option(
     "--reference",
     default=None,
     type=click.Path(path_type=Path),
     help="fp32 reference (default: the artifact's source model).",
 )
-@click.option(
-    "--train-languages", default=None, help="Comma-separated training languages: report zero-shot transfer separately."
-)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
+@click.option(
+    "--max-unk-rate",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Warn when the tokenizer turns a larger share of a language's tokens into the unknown token.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(
-    artifacts, data_path, split, reference, train_languages, batch_size, threads, device, as_json, **kw
-) -> None:
+def evaluate(artifacts, data_path, reference, batch_size, threads, device, max_unk_rate, as_json, **kw) -> None:
     """Accuracy and macro-F1 per language, and agreement with the fp32 model, for each artifact."""
     from edgeptm.measure.evaluate import evaluate as run_evaluate
     from edgeptm.report.tables import evaluation_rows, text_table
 
-    data = load_data(data_path, split, kw)
-    train_langs = [x.strip() for x in train_languages.split(",")] if train_languages else None
+    selection, split = data_selection(kw, read_split="test")
+    data = selection.load(data_path, split or "test")
+    train_langs = selection.train_languages
     references: dict = {}
+    coverages: dict = {}
     results: list[dict[str, Any]] = []
     for a in artifacts:
         result = run_evaluate(
@@ -53,8 +56,15 @@ def evaluate(
             device=device,
             train_languages=train_langs,
             reference_cache=references,
+            max_unk_rate=max_unk_rate,
+            coverage_cache=coverages,
         )
         results.append({"name": str(a), **result})
+    for coverage in coverages.values():  # one warning per distinct tokenizer
+        if warning := coverage.warning(
+            ", ".join(str(r["name"]) for r in results if r["coverage"] == coverage.to_json())
+        ):
+            click.echo(warning, err=True)
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
@@ -200,8 +210,7 @@ def warn_skipped(result: Mapping[str, Any], explicit: bool) -> None:
     help="Artifact or fine-tuned model folder (repeatable; the first is the baseline of the comparison).",
 )
 @click.option("--eval", "eval_path", default=None, help="Labelled evaluation data: file or per-language folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "eval", "test"]))
-@data_options
+@data_options(read_split="test")
 @click.option(
     "--perturbation",
     "-p",
@@ -228,7 +237,6 @@ def robustness(
     list_only,
     artifacts,
     eval_path,
-    split,
     perturbations,
     seed,
     max_per_language,
@@ -259,7 +267,8 @@ def robustness(
 
         check_output(out, "report", force=force, inputs=tuple(artifacts))
     specs = resolve_specs(plugins.perturbations(), perturbations)
-    data = subsample(load_data(eval_path, split, kw), max_per_language, seed)
+    selection, split = data_selection(kw, read_split="test")
+    data = subsample(selection.load(eval_path, split or "test"), max_per_language, seed)
     result = run_robustness(
         plugins,
         artifact_names(artifacts),
@@ -273,6 +282,10 @@ def robustness(
     )
     warn_problems(plugins)
     warn_skipped(result, explicit=bool(perturbations))
+    from edgeptm.report.robustness import unmeasured
+
+    for line in unmeasured(result):
+        click.echo(f"untested: {line}", err=True)
     if out is not None:
         files = write_report(out, result)
         click.echo(f"wrote {out}: {', '.join(files)}", err=True)

@@ -57,22 +57,72 @@ def force_option(f):
     return click.option("--force", is_flag=True, help="Replace an output edgeptm made before (never anything else).")(f)
 
 
-def data_options(f):
-    """Column names and a language filter, shared by commands that read datasets."""
-    f = click.option("--languages", default=None, help="Comma-separated languages to keep (default: all).")(f)
-    f = click.option("--language-column", default="language", show_default=True)(f)
-    f = click.option("--label-column", default="label", show_default=True)(f)
-    f = click.option("--text-column", default="text", show_default=True)(f)
-    return f
+DATA_KEYS = ("text_column", "label_column", "language_column", "languages", "train_languages", "split")
 
 
-def load_data(path: str, split: str, kw: dict[str, Any]):
-    from edgeptm import data
+def data_options(f=None, *, read_split: str | None = None):
+    """The data options of every command that reads labelled data (one definition, so they all agree):
+    column names, ``--languages``, ``--train-languages`` and ``--split``.
 
-    langs = [x.strip() for x in kw["languages"].split(",")] if kw.get("languages") else None
-    return data.load(
-        path,
-        split=split,
-        columns=columns(kw["text_column"], kw["label_column"], kw["language_column"]),
-        languages=langs,
+    ``--split NAME=FILE`` names the file that holds a split in a data folder (``eval=valid.csv``; the
+    aliases valid, validation, dev and val name ``eval``). With ``read_split`` (commands that read one
+    split), a bare ``--split NAME`` chooses that split, ``read_split`` by default. Turn the values into a
+    :class:`~edgeptm.data.selection.DataSelection` with :func:`data_selection`.
+    """
+
+    def decorate(f):
+        chooser = f" A bare NAME chooses the split to read (default: {read_split})." if read_split else ""
+        f = click.option(
+            "--split",
+            "split",
+            multiple=True,
+            metavar="NAME=FILE" if not read_split else "[NAME=FILE|NAME]",
+            help="The file holding a split in a data folder, e.g. eval=valid.csv (repeatable; dev, valid, "
+            "validation and val name eval; default: train, eval/valid/validation/dev/val, test)." + chooser,
+        )(f)
+        f = click.option(
+            "--train-languages",
+            default=None,
+            help="Comma-separated languages the model trains on: the train split keeps only them, fine-tuning "
+            "selects its checkpoint on their eval examples, evaluations report the others as zero-shot.",
+        )(f)
+        f = click.option("--languages", default=None, help="Comma-separated languages to keep, in every split.")(f)
+        f = click.option("--language-column", default="language", show_default=True)(f)
+        f = click.option("--label-column", default="label", show_default=True)(f)
+        f = click.option("--text-column", default="text", show_default=True)(f)
+        return f
+
+    return decorate(f) if f is not None else decorate
+
+
+def _langs(value: str | None) -> tuple[str, ...] | None:
+    items = tuple(x.strip() for x in (value or "").split(",") if x.strip())
+    return items or None
+
+
+def data_selection(kw: dict[str, Any], read_split: str | None = None) -> tuple[Any, str | None]:
+    """Take the data options out of a command's ``kw``: the :class:`DataSelection`, and the split a
+    one-split command reads (``read_split`` unless a bare ``--split NAME`` chose another)."""
+    from edgeptm.data import SPLIT_NAMES
+    from edgeptm.data.selection import DataSelection, parse_split_files
+
+    values = [kw.pop(k) for k in DATA_KEYS]
+    text, label, language, languages, train_languages, splits = values
+    chosen = read_split
+    pairs = []
+    aliases = {alias: split for split, names in SPLIT_NAMES.items() for alias in names}
+    for value in splits or ():
+        if "=" in value:
+            pairs.append(value)
+        elif read_split is not None and value.strip() in aliases:
+            chosen = aliases[value.strip()]
+        else:
+            expected = "NAME=FILE or a split name (train, eval, test)" if read_split else "NAME=FILE"
+            raise click.BadParameter(f"{value!r}: expected {expected}", param_hint=["--split"])
+    selection = DataSelection(
+        columns=columns(text, label, language),
+        languages=_langs(languages),
+        train_languages=_langs(train_languages),
+        split_files=parse_split_files(pairs),
     )
+    return selection, chosen

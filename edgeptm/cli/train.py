@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from edgeptm.cli.options import data_options, force_option, load_data
+from edgeptm.cli.options import data_options, data_selection, force_option
 from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 
 
@@ -29,6 +29,13 @@ from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 @click.option("--threads", default=None, type=int, help="torch threads while training (default: the physical cores).")
 @click.option("--freeze-layers", default=None, type=int, help="Freeze the embeddings and the lowest N encoder layers.")
 @click.option("--patience", default=3, show_default=True, type=int, help="Early-stopping patience in epochs.")
+@click.option(
+    "--max-unk-rate",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Warn when a language has a larger share of unknown tokens.",
+)
 @click.option(
     "--resume",
     is_flag=True,
@@ -57,13 +64,16 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
             threads=kw["threads"],
             freeze_layers=kw["freeze_layers"],
             early_stopping_patience=kw["patience"],
+            max_unk_rate=kw["max_unk_rate"],
         )
     except ValidationError as exc:
         err = exc.errors()[0]
         raise click.BadParameter(err["msg"], param_hint=[f"--{str(err['loc'][0]).replace('_', '-')}"]) from None
-    train = load_data(train_path, "train", kw)
-    eval_data = load_data(eval_path, "eval", {**kw, "languages": None})
-    test = load_data(test_path, "test", {**kw, "languages": None}) if test_path else None
+    selection, _ = data_selection(kw)
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    train = selection.load(train_path, "train")
+    eval_data = selection.selection_data(selection.load(eval_path, "eval"), log)
+    test = selection.load(test_path, "test") if test_path else None
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, only rank 0 reports
     if main_process:
         click.echo(f"train: {describe(train)}", err=True)
@@ -77,7 +87,7 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
         resume=resume,
         on_change="restart" if force else "refuse",
         progress=not no_progress,
-        log=lambda m: click.echo(m, err=True),
+        log=log,
         force=force,
     )
     if main_process:
@@ -85,8 +95,11 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
 
 
 def _print_finetune(metrics: dict[str, Any], out: Path) -> None:
+    from edgeptm.measure.coverage import coverage_rows
     from edgeptm.report.tables import text_table
 
+    click.echo("tokenizer coverage:")
+    click.echo(text_table(*coverage_rows(metrics["coverage"])))
     for split in ("eval", "test"):
         if split in metrics:
             m = metrics[split]
@@ -177,7 +190,8 @@ def _default(name: str):
     default=_default("max_unk_rate"),
     show_default=True,
     type=float,
-    help="Stop when a language has a larger share of unknown tokens.",
+    help="Continuing a model: stop when its tokenizer makes a larger share of a language's tokens unknown. "
+    "From scratch: warn.",
 )
 @click.option("--seed", default=_default("seed"), show_default=True, type=int)
 @click.option("--threads", default=None, type=int, help="torch threads while training (default: the physical cores).")
@@ -194,6 +208,7 @@ def pretrain(corpus_specs, out, model, resume, no_progress, force, **kw) -> None
     from pydantic import ValidationError
 
     from edgeptm.data.corpus import describe, read_corpus
+    from edgeptm.measure.coverage import coverage_rows
     from edgeptm.report.tables import text_table
     from edgeptm.train.pretrain import PretrainOptions, perplexity_rows
     from edgeptm.train.pretrain import pretrain as run_pretrain
@@ -218,6 +233,8 @@ def pretrain(corpus_specs, out, model, resume, no_progress, force, **kw) -> None
     )
     t = metrics["train"]
     click.echo(f"{t['steps']} steps in {t['runtime_s']:.0f} s on {t['device']}; {t['parameters']:,} parameters")
+    click.echo("tokenizer coverage (held-out text):")
+    click.echo(text_table(*coverage_rows(metrics["coverage"])))
     click.echo("held-out:")
     click.echo(text_table(*perplexity_rows(metrics)))
     click.echo(f"saved {out} (metrics.json inside)")

@@ -33,7 +33,7 @@ UNKNOWN_LANGUAGE = "und"
 BUILTIN_PREFIX = "builtin:"
 SPLIT_NAMES = {
     "train": ("train",),
-    "eval": ("val", "validation", "dev", "eval"),
+    "eval": ("eval", "valid", "validation", "dev", "val"),
     "test": ("test",),
 }
 AGGREGATE_FOLDERS = {"all"}
@@ -139,8 +139,14 @@ def load(
     split: str,
     columns: Columns = Columns(),
     languages: Sequence[str] | None = None,
+    split_file: str | None = None,
 ) -> Dataset:
-    """Load the ``split`` (train, eval or test) of a file or folder."""
+    """Load the ``split`` (train, eval or test) of a file or folder.
+
+    In a folder the split is found under its usual names (:data:`SPLIT_NAMES`), or under ``split_file``
+    when given: a file name such as ``valid.csv``, or a stem such as ``valid`` (then ``valid.jsonl``,
+    ``.csv``, ``.tsv`` or ``valid_text.txt`` + ``valid_labels.txt``), directly or in each language subfolder.
+    """
     if split not in SPLIT_NAMES:
         raise ValueError(f"split must be one of {sorted(SPLIT_NAMES)}")
     root = resolve(path)
@@ -149,7 +155,7 @@ def load(
     if root.is_file():
         examples, locations = _read_table(root, columns, UNKNOWN_LANGUAGE)
     else:
-        examples, locations = _read_folder(root, split, columns)
+        examples, locations = _read_folder(root, split, columns, split_file)
     _check_label_kinds(examples, locations, columns)
     data = Dataset(examples, str(path), locations)
     if languages:
@@ -179,8 +185,11 @@ def _check_label_kinds(examples: list[Example], locations: list[str], columns: C
             )
 
 
-def _read_folder(root: Path, split: str, columns: Columns) -> tuple[list[Example], list[str]]:
-    direct = _split_file(root, split)
+def _read_folder(
+    root: Path, split: str, columns: Columns, split_file: str | None = None
+) -> tuple[list[Example], list[str]]:
+    names = (split_file,) if split_file else SPLIT_NAMES[split]
+    direct = _split_file(root, names)
     if direct is not None:
         return _read_split(direct, columns, UNKNOWN_LANGUAGE)
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -188,20 +197,27 @@ def _read_folder(root: Path, split: str, columns: Columns) -> tuple[list[Example
     examples: list[Example] = []
     locations: list[str] = []
     for sub in langs:
-        found = _split_file(sub, split)
+        found = _split_file(sub, names)
         if found is None:
             continue
         ex, loc = _read_split(found, columns, sub.name)
         examples += ex
         locations += loc
     if not examples:
-        names = " or ".join(f"{n}_text.txt+{n}_labels.txt / {n}.jsonl|csv|tsv" for n in SPLIT_NAMES[split])
-        raise DataError(f"{root}: no {split} split found (looked for {names}, directly or in language subfolders)")
+        looked = " or ".join(f"{n}_text.txt+{n}_labels.txt / {n}.jsonl|csv|tsv" for n in names)
+        raise DataError(
+            f"{root}: no {split} split found (looked for {looked}, directly or in language subfolders); "
+            f"name its file with --split {split}=FILE"
+        )
     return examples, locations
 
 
-def _split_file(folder: Path, split: str) -> Path | tuple[Path, Path] | None:
-    for name in SPLIT_NAMES[split]:
+def _split_file(folder: Path, names: Sequence[str]) -> Path | tuple[Path, Path] | None:
+    for name in names:
+        if Path(name).suffix.lower() in (".jsonl", ".csv", ".tsv"):
+            if (folder / name).is_file():
+                return folder / name
+            continue
         text, labels = folder / f"{name}_text.txt", folder / f"{name}_labels.txt"
         if text.is_file() or labels.is_file():
             return text, labels

@@ -16,6 +16,7 @@ from edgeptm.data.languages import canonical_language
 from edgeptm.deploy import artifact_manifest, load_runner
 from edgeptm.encoding import TruncationWarning, run_length_sorted
 from edgeptm.errors import DataError, ModelError
+from edgeptm.measure.coverage import DEFAULT_MAX_UNK_RATE, Coverage, CoverageJSON, by_language, measure_coverage
 from edgeptm.measure.metrics import Agreement, Report, agreement, classification_report
 from edgeptm.plugins import Plugins
 
@@ -36,6 +37,8 @@ class Evaluation(Report):
     precision: str
     transfer: NotRequired[Transfer]
     agreement: NotRequired[Agreement]
+    coverage: NotRequired[CoverageJSON]
+    """The artifact's tokenizer on the data, per language (unknown tokens, tokens per word)."""
     name: NotRequired[str]
 
 
@@ -71,12 +74,15 @@ def evaluate(
     device: str | None = None,
     train_languages: Sequence[str] | None = None,
     reference_cache: dict[str, np.ndarray] | None = None,
+    max_unk_rate: float = DEFAULT_MAX_UNK_RATE,
+    coverage_cache: dict[str, Coverage] | None = None,
 ) -> Evaluation:
     """Metrics of one artifact on ``data``; ``reference`` defaults to the manifest's source model.
 
     With ``train_languages`` the per-language results are also split into in-language and
     zero-shot (languages absent from training) groups. Pass the same ``reference_cache`` when
-    evaluating several artifacts of one model on the same data, so the reference runs once.
+    evaluating several artifacts of one model on the same data, so the reference runs once, and the same
+    ``coverage_cache`` so each distinct tokenizer is measured once (see :func:`artifact_coverage`).
     """
     artifact = Path(artifact)
     manifest = artifact_manifest(artifact)
@@ -84,6 +90,7 @@ def evaluate(
     gold = labels.encode(data)
     with load_runner(plugins, artifact, device=device, threads=threads) as runner:
         logits = predict_logits(runner, data.texts, batch_size)
+        coverage = artifact_coverage(runner, data, max_unk_rate, coverage_cache)
     pred = logits.argmax(-1)
     report = classification_report(gold, pred, data.languages, len(labels.names))
     result: Evaluation = {
@@ -92,6 +99,7 @@ def evaluate(
         "precision": manifest.precision,
         "overall": report["overall"],
         "per_language": report["per_language"],
+        "coverage": coverage.to_json(),
     }
     if train_languages is not None:
         result["transfer"] = transfer_split(gold, pred, data.languages, train_languages, len(labels.names))
@@ -112,6 +120,18 @@ def evaluate(
         agreed = agreement(logits, ref_logits, data.languages)
         result["agreement"] = {"reference": str(ref_dir), **agreed}
     return result
+
+
+def artifact_coverage(
+    runner: Runner, data: Dataset, max_unk_rate: float, cache: dict[str, Coverage] | None = None
+) -> Coverage:
+    """The coverage of the runner's tokenizer on ``data`` per language, memoised in ``cache`` by the tokenizer."""
+    tokenizer = runner.encoder.tokenizer
+    key = tokenizer.to_str()
+    cache = cache if cache is not None else {}
+    if key not in cache:
+        cache[key] = measure_coverage(tokenizer, by_language(data.texts, data.languages), max_unk_rate)
+    return cache[key]
 
 
 def transfer_split(

@@ -3,7 +3,14 @@
 For every artifact, perturbation and language: accuracy and macro-F1 on the perturbed texts, the
 drop from clean, and the flip rate (the share of predictions that change versus clean on the same
 example). With several artifacts, the first is the baseline and the others are compared with it
-cell by cell. Only texts a perturbation changed are run again; the others keep their clean logits.
+cell by cell.
+
+What a figure means depends on what the perturbation did, so each cell also says how many texts it
+altered (``changed``) and how many of those the artifact's own tokenizer turned into different token
+ids (``tokens_changed``): a tokenizer that strips zero-width characters or accents sees the clean text
+again. A cell whose texts were all left as they were is ``not applicable`` (no figures: nothing was
+tested); one whose texts changed but whose token ids did not is ``no effect after tokenization`` (its
+figures are the clean ones, by construction). Only texts whose token ids changed are run again.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from typing_extensions import TypedDict
@@ -31,6 +38,10 @@ from edgeptm.plugins import Plugins
 
 TOP_K = 5
 MAX_DONOR_WORDS = 1000
+MEASURED = "measured"
+NO_EFFECT = "no effect after tokenization"
+NOT_APPLICABLE = "not applicable"
+Status = Literal["measured", "no effect after tokenization", "not applicable"]
 
 
 @dataclass(frozen=True)
@@ -117,16 +128,21 @@ def perturb(data: Dataset, specs: Sequence[Spec], seed: int = 0) -> tuple[list[P
 
 
 class Cell(TypedDict):
-    """One perturbation on one group of examples: metrics under it, their drop from clean, the flip rate."""
+    """One perturbation on one group of examples: metrics under it, their drop from clean, the flip rate.
+
+    The metrics are ``None`` when the status is ``not applicable`` (no text was altered)."""
 
     n: int
+    status: Status
     changed: float
-    """Share of the texts the perturbation altered."""
-    accuracy: float
-    macro_f1: float
-    accuracy_drop: float
-    macro_f1_drop: float
-    flip_rate: float
+    """Share of the texts the perturbation altered (characters)."""
+    tokens_changed: float
+    """Share of the texts whose token ids (the artifact's tokenizer, as the model sees them) changed."""
+    accuracy: float | None
+    macro_f1: float | None
+    accuracy_drop: float | None
+    macro_f1_drop: float | None
+    flip_rate: float | None
     """Share of predictions that differ from the clean prediction on the same example."""
 
 
@@ -180,12 +196,35 @@ def _labels(artifacts: Sequence[tuple[str, Path]], data: Dataset) -> list[str]:
     return list(first_labels or [])
 
 
-def _cell(gold: np.ndarray, clean: np.ndarray, pred: np.ndarray, changed: np.ndarray, idx: np.ndarray, k: int) -> Cell:
+def _cell(
+    gold: np.ndarray,
+    clean: np.ndarray,
+    pred: np.ndarray,
+    changed: np.ndarray,
+    tokens: np.ndarray,
+    idx: np.ndarray,
+    k: int,
+) -> Cell:
     g, c, p = gold[idx], clean[idx], pred[idx]
+    altered, retokenized = float(np.mean(changed[idx])), float(np.mean(tokens[idx]))
+    if altered == 0:
+        return {
+            "n": int(len(idx)),
+            "status": NOT_APPLICABLE,
+            "changed": 0.0,
+            "tokens_changed": 0.0,
+            "accuracy": None,
+            "macro_f1": None,
+            "accuracy_drop": None,
+            "macro_f1_drop": None,
+            "flip_rate": None,
+        }
     acc, f1 = accuracy(g, p), macro_f1(g, p, k)
     return {
         "n": int(len(idx)),
-        "changed": float(np.mean(changed[idx])),
+        "status": MEASURED if retokenized > 0 else NO_EFFECT,
+        "changed": altered,
+        "tokens_changed": retokenized,
         "accuracy": acc,
         "macro_f1": f1,
         "accuracy_drop": accuracy(g, c) - acc,
@@ -237,22 +276,29 @@ def run_robustness(
         with load_runner(plugins, Path(path), device=device, threads=threads) as runner:
             clean_logits = predict_logits(runner, data.texts, batch_size)
             clean = clean_logits.argmax(-1)
-            preds = {}
+            clean_ids = token_ids(runner, data.texts)
+            preds, retokenized = {}, {}
             for item in done:
+                tokens = np.zeros(len(data), dtype=bool)
                 idx = np.flatnonzero(item.changed)
-                pred = clean.copy()
                 if len(idx):
-                    pred[idx] = predict_logits(runner, [item.texts[i] for i in idx], batch_size).argmax(-1)
+                    new_ids = token_ids(runner, [item.texts[i] for i in idx])
+                    tokens[idx] = [ids != clean_ids[i] for i, ids in zip(idx, new_ids)]
+                run = np.flatnonzero(tokens)  # the same token ids give the same logits: only these run again
+                pred = clean.copy()
+                if len(run):
+                    pred[run] = predict_logits(runner, [item.texts[i] for i in run], batch_size).argmax(-1)
                 preds[item.spec.label] = pred
+                retokenized[item.spec.label] = tokens
         predictions[name] = {"clean": clean, **preds}
         cells: dict[str, CellReport] = {}
         for item in done:
-            pred = preds[item.spec.label]
+            pred, tokens = preds[item.spec.label], retokenized[item.spec.label]
             applicable = np.flatnonzero(np.isin(langs, item.languages))
             cells[item.spec.label] = {
-                "overall": _cell(gold, clean, pred, item.changed, applicable, k),
+                "overall": _cell(gold, clean, pred, item.changed, tokens, applicable, k),
                 "per_language": {
-                    lang: _cell(gold, clean, pred, item.changed, by_lang[lang], k) for lang in item.languages
+                    lang: _cell(gold, clean, pred, item.changed, tokens, by_lang[lang], k) for lang in item.languages
                 },
             }
         results.append(
@@ -286,6 +332,7 @@ def run_robustness(
                 "label": item.spec.label,
                 "name": item.spec.perturbation.name,
                 "strength": item.spec.strength,
+                "strength_unit": item.spec.perturbation.strength_unit,
                 "family": item.spec.perturbation.family,
                 "description": item.spec.perturbation.description,
                 "languages": item.languages,
@@ -298,16 +345,37 @@ def run_robustness(
     }
 
 
+def token_ids(runner: Any, texts: Sequence[str]) -> list[tuple[int, ...]]:
+    """The token ids the runner's model sees for each text (truncated to its max length, as when it runs)."""
+    import warnings
+
+    from edgeptm.encoding import TruncationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        return [tuple(e.ids) for e in runner.encoder.tokenize(list(texts))]
+
+
 def most_damaging(cells: dict[str, CellReport], languages: Sequence[str], top: int = TOP_K) -> dict[str, list[Damage]]:
-    """Per language, the ``top`` perturbations by macro-F1 drop (then flip rate)."""
+    """Per language, the ``top`` perturbations by macro-F1 drop (then flip rate), among those that changed
+    what the model sees."""
     out: dict[str, list[Damage]] = {}
     for lang in languages:
+        measured = [
+            (label, c["per_language"][lang])
+            for label, c in cells.items()
+            if lang in c["per_language"] and c["per_language"][lang]["status"] == MEASURED
+        ]
         ranked = sorted(
-            ((label, c["per_language"][lang]) for label, c in cells.items() if lang in c["per_language"]),
-            key=lambda item: (-item[1]["macro_f1_drop"], -item[1]["flip_rate"], item[0]),
+            measured, key=lambda item: (-(item[1]["macro_f1_drop"] or 0), -(item[1]["flip_rate"] or 0), item[0])
         )
         out[lang] = [
-            Damage(perturbation=label, macro_f1_drop=c["macro_f1_drop"], flip_rate=c["flip_rate"], changed=c["changed"])
+            Damage(
+                perturbation=label,
+                macro_f1_drop=float(c["macro_f1_drop"] or 0),
+                flip_rate=float(c["flip_rate"] or 0),
+                changed=c["changed"],
+            )
             for label, c in ranked[:top]
         ]
     return out
@@ -340,6 +408,7 @@ def differences(
         cells: dict[str, dict[str, Any]] = {}
         for item in done:
             label = item.spec.label
+            tested = [lang for lang in item.languages if a[label]["per_language"][lang].get("status") != NOT_APPLICABLE]
             cells[label] = {
                 lang: {
                     "macro_f1_drop": b[label]["per_language"][lang]["macro_f1_drop"]
@@ -348,7 +417,7 @@ def differences(
                     - a[label]["per_language"][lang]["flip_rate"],
                     "disagreement": float(np.mean(pa[label][by_lang[lang]] != pb[label][by_lang[lang]])),
                 }
-                for lang in item.languages
+                for lang in tested
             }
         per_language = {}
         for lang, idx in by_lang.items():

@@ -12,6 +12,7 @@ KEYBOARD_SCRIPTS = frozenset(chars.LAYOUTS)
 HOMOGLYPH_SCRIPTS = frozenset({"Latin", "Cyrillic", "Greek"})
 LETTERS = "share of letters changed"
 WORDS = "share of words changed"
+"""In scripts written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar) each character counts as a word."""
 INSERTED = "insertions per word"
 
 
@@ -211,13 +212,12 @@ def builtin_perturbations() -> list[Perturbation]:
         ),
         P(
             "truncate",
-            "keep only the first N words",
+            "cut the end of the text (a share of its words, so languages compare fairly)",
             mixing.truncate,
             "length",
-            strength_range=(1, 512),
-            default_strength=6,
-            strength_unit="words kept",
-            integer_strength=True,
+            strength_range=(0, 0.95),
+            default_strength=0.5,
+            strength_unit="share of words cut from the end",
         ),
         P(
             "emoji",

@@ -20,10 +20,16 @@ def code_switch(text: str, strength: float, rng: random.Random, context: Context
 
 
 def truncate(text: str, strength: float, rng: random.Random, context: Context) -> str:
-    """Keep the first N words (characters in unspaced scripts); strength is N."""
+    """Cut the last share ``strength`` of the text's words, keeping at least one.
+
+    A share, not a count, so that languages compare fairly: in scripts written without spaces (Han, Thai...)
+    each character is a unit, and a text has several times more characters than another language's has
+    words; keeping "the first 6 words" kept 6 characters of Chinese, a far harsher cut than 6 English words.
+    """
     lead, units = split_units(text)
-    if len(units) <= strength:
+    keep = max(1, round(len(units) * (1 - strength)))
+    if keep >= len(units):
         return text
-    kept = units[: int(strength)]
+    kept = units[:keep]
     kept[-1] = (kept[-1][0], "")
     return join_units(lead, kept)

@@ -44,13 +44,7 @@ class Context:
             source = getattr(spec, split)
             if source is None:
                 raise RecipeError(f"data.{split} is not set")
-            langs = spec.train_languages if split == "train" else spec.eval_languages
-            self._datasets[split] = data.load(
-                self.path(source),
-                split=split,
-                columns=data.Columns(spec.columns.text, spec.columns.label, spec.columns.language),
-                languages=langs,
-            )
+            self._datasets[split] = spec.selection(split).load(self.path(source), split)
         return self._datasets[split]
 
     def data_fingerprint(self, *splits: str) -> str:

@@ -7,6 +7,7 @@ runs and renders it.
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeptm import __version__
+from edgeptm.capture import log_file
 from edgeptm.errors import OutputError
 from edgeptm.fsutil import OUTPUT_MARKER, fingerprint, output_kind, run_lock, write_json
 from edgeptm.plugins import Plugins
@@ -24,6 +26,8 @@ from edgeptm.recipes.summary import write_summary
 from edgeptm.stage import StageKind
 
 STATE_FILE = "state.json"
+LOG_FILE = "run.log"
+"""Every run appends its progress lines and, in full, every third-party warning (see :mod:`edgeptm.capture`)."""
 
 
 def _stage_plan(ctx: Context, kind: StageKind, index: int, stage: Any) -> tuple[str, Path, KeyParts]:
@@ -60,8 +64,15 @@ def run_recipe(
     out.mkdir(parents=True, exist_ok=True)
     if not (out / OUTPUT_MARKER).is_file():
         (out / OUTPUT_MARKER).write_text(json.dumps({"kind": "run"}) + "\n", encoding="utf-8")
-    with run_lock(out):
-        return _run(recipe, root, out, plugins, path=path, force=force, log=log)
+    with run_lock(out), log_file(out / LOG_FILE) as write:
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        write(f"# edgeptm {__version__}: {path} ({started}); third-party warnings are in [brackets]")
+
+        def both(message: str) -> None:
+            write(message)
+            log(message)
+
+        return _run(recipe, root, out, plugins, path=path, force=force, log=both)
 
 
 def _run(

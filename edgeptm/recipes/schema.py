@@ -9,11 +9,12 @@ backend's own options model, artifact references).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from edgeptm.data.selection import DataSelection
 from edgeptm.errors import RecipeError
 from edgeptm.plugins import Plugins
 from edgeptm.recipes.stages._shared import loc_path
@@ -35,8 +36,29 @@ class DataSpec(Strict):
     eval: str | None = None
     test: str | None = None
     columns: Columns = Columns()
-    train_languages: list[str] | None = Field(None, description="keep only these languages for training")
+    languages: list[str] | None = Field(None, description="keep only these languages, in every split")
+    train_languages: list[str] | None = Field(
+        None,
+        description="train on these languages only; fine-tuning selects its checkpoint on their eval examples, "
+        "and evaluations report the others as zero-shot",
+    )
     eval_languages: list[str] | None = Field(None, description="keep only these languages for eval and test")
+    splits: dict[Literal["train", "eval", "test"], str] = Field(
+        default_factory=dict,
+        description="the file (or file stem) holding a split in a data folder, e.g. {eval: valid.csv}",
+    )
+
+    def selection(self, split: str) -> DataSelection:
+        """The shared data selection (as the commands' data options) for reading ``split``."""
+        from edgeptm.data import Columns as DataColumns
+
+        languages = self.eval_languages if split != "train" and self.eval_languages else self.languages
+        return DataSelection(
+            columns=DataColumns(self.columns.text, self.columns.label, self.columns.language),
+            languages=tuple(languages) if languages else None,
+            train_languages=tuple(self.train_languages) if self.train_languages else None,
+            split_files=dict(self.splits),
+        )
 
 
 class RecipeBase(Strict):

@@ -14,8 +14,10 @@ def draw(
     rows: Sequence[str],
     columns: Sequence[str],
     title: str,
+    blank: np.ndarray | None = None,
 ) -> None:
-    """Side-by-side heatmaps; each panel is ``(title, matrix, diverging)`` with NaN for blank cells.
+    """Side-by-side heatmaps; each panel is ``(title, matrix, diverging)`` with NaN for blank cells, labelled
+    with ``blank``'s text where it has some (``n/a``, ``no effect``), a dash otherwise.
 
     Diverging panels are centred on zero (red: worse, blue: better); the others run from zero up.
     """
@@ -39,7 +41,8 @@ def draw(
         ax.set_yticks(range(len(rows)), labels=list(rows), fontsize=8)
         ax.set_title(name, fontsize=9)
         for (r, c), value in np.ndenumerate(np.asarray(matrix, dtype=float)):
-            text = "–" if np.isnan(value) else f"{value:.1f}"
+            label = str(blank[r, c]) if blank is not None and blank[r, c] else "–"
+            text = label if np.isnan(value) else f"{value:.1f}"
             strong = not np.isnan(value) and abs(value) > 0.6 * top
             ax.text(c, r, text, ha="center", va="center", fontsize=6.5, color="white" if strong else "black")
         fig.colorbar(image, ax=ax, shrink=0.6)

@@ -15,9 +15,14 @@ from edgeptm.report.tables import markdown_table
 INTRO = (
     "Drops are clean − perturbed macro-F1 in points (positive: worse). The flip rate is the share of "
     "predictions that change versus clean on the same example. `all` pools the languages a perturbation "
-    "applies to; a dash: it does not apply to that language. report.json also gives `changed`, the share "
-    "of texts each perturbation altered."
+    "applies to; a dash: it does not apply to that language's script. `n/a` (not applicable): the "
+    "perturbation altered none of the texts, so nothing was tested; `no effect`: it altered texts but the "
+    "artifact's tokenizer gives the same token ids (e.g. it strips zero-width characters), so the model saw "
+    "the clean input. The *altered / retokenized* table gives, per language, the share of texts whose "
+    "characters changed and the share whose token ids changed."
 )
+BLANK = {"not applicable": "n/a", "no effect after tokenization": "no effect"}
+"""How the tables and heatmaps mark a cell without figures of its own."""
 
 
 def _pts(x: float) -> float:
@@ -63,18 +68,40 @@ def damage_table(result: Mapping[str, Any], top: int | None = None) -> str:
     return markdown_table(["language", "artifact", "clean macro-F1", *[f"#{i + 1}" for i in range(n)]], rows)
 
 
+def _blank(cell: Mapping[str, Any]) -> str | None:
+    """``n/a`` or ``no effect`` for a cell without figures of its own, ``None`` for a measured one."""
+    return BLANK.get(cell.get("status", "measured"))
+
+
 def matrix(result: Mapping[str, Any], artifact: dict[str, Any], key: str) -> tuple[list[str], list[str], np.ndarray]:
-    """Perturbation × (all + languages) matrix of ``key`` in points, NaN where it doesn't apply."""
+    """Perturbation × (all + languages) matrix of ``key`` in points; NaN where it doesn't apply, and, for the
+    drop and the flip rate, where it was not applicable or had no effect after tokenization (see :func:`blanks`)."""
     rows = [p["label"] for p in result["perturbations"]]
     cols = ["all", *_languages(result)]
     m = np.full((len(rows), len(cols)), np.nan)
+    share = key in ("changed", "tokens_changed")
     for r, label in enumerate(rows):
         cell = artifact["perturbations"][label]
-        m[r, 0] = _pts(cell["overall"][key])
-        for c, lang in enumerate(cols[1:], start=1):
-            if lang in cell["per_language"]:
-                m[r, c] = _pts(cell["per_language"][lang][key])
+        blocks = [cell["overall"], *[cell["per_language"].get(lang) for lang in cols[1:]]]
+        for c, block in enumerate(blocks):
+            if block is not None and (share or _blank(block) is None):
+                m[r, c] = _pts(block[key])
     return rows, cols, m
+
+
+def blanks(result: Mapping[str, Any], artifact: dict[str, Any]) -> np.ndarray:
+    """Perturbation × (all + languages) labels of the cells without figures: ``-`` where it doesn't apply,
+    ``n/a`` or ``no effect``; empty where measured."""
+    rows = [p["label"] for p in result["perturbations"]]
+    cols = ["all", *_languages(result)]
+    out = np.full((len(rows), len(cols)), "-", dtype=object)
+    for r, label in enumerate(rows):
+        cell = artifact["perturbations"][label]
+        blocks = [cell["overall"], *[cell["per_language"].get(lang) for lang in cols[1:]]]
+        for c, block in enumerate(blocks):
+            if block is not None:
+                out[r, c] = _blank(block) or ""
+    return out
 
 
 def diff_matrix(result: Mapping[str, Any], diff: dict[str, Any], key: str) -> tuple[list[str], list[str], np.ndarray]:
@@ -88,12 +115,34 @@ def diff_matrix(result: Mapping[str, Any], diff: dict[str, Any], key: str) -> tu
     return rows, cols, m
 
 
-def _matrix_table(rows: list[str], cols: list[str], a: np.ndarray, b: np.ndarray) -> str:
+def _matrix_table(
+    rows: list[str],
+    cols: list[str],
+    a: np.ndarray,
+    b: np.ndarray,
+    blank: np.ndarray | None = None,
+    fmt: str = "{:.1f} / {:.0f}",
+) -> str:
     cells = [
-        [label, *["-" if np.isnan(x) else f"{x:.1f} / {y:.0f}" for x, y in zip(a[i], b[i])]]
+        [
+            label,
+            *[
+                ((blank[i, j] if blank is not None and blank[i, j] else "-") if np.isnan(x) else fmt.format(x, y))
+                for j, (x, y) in enumerate(zip(a[i], b[i]))
+            ],
+        ]
         for i, label in enumerate(rows)
     ]
     return markdown_table(["perturbation", *cols], cells)
+
+
+def strength_table(result: Mapping[str, Any]) -> str:
+    """What each perturbation's strength means, and where it applied."""
+    rows = [
+        [p["label"], p["family"], f"{p['strength']:g}", p.get("strength_unit", ""), ", ".join(p["languages"])]
+        for p in result["perturbations"]
+    ]
+    return markdown_table(["perturbation", "family", "strength", "strength means", "languages"], rows)
 
 
 def difference_table(diff: dict[str, Any]) -> str:
@@ -155,13 +204,22 @@ def markdown(result: Mapping[str, Any], images: dict[str, str] | None = None) ->
         damage_table(result),
         "",
     ]
+    md += ["## Perturbations and their strengths", "", strength_table(result), ""]
     for art in result["artifacts"]:
         rows, cols, drop = matrix(result, art, "macro_f1_drop")
         _, _, flip = matrix(result, art, "flip_rate")
+        _, _, altered = matrix(result, art, "changed")
+        _, _, retokenized = matrix(result, art, "tokens_changed")
         md += [f"## {art['name']} ({art['backend']} {art['precision']}): macro-F1 drop / flip rate %", ""]
         if images and art["name"] in images:
             md += [f"![{art['name']}]({images[art['name']]})", ""]
-        md += [_matrix_table(rows, cols, drop, flip), ""]
+        md += [_matrix_table(rows, cols, drop, flip, blanks(result, art)), ""]
+        md += [
+            f"Texts altered % / token ids changed % ({art['name']}'s tokenizer):",
+            "",
+            _matrix_table(rows, cols, altered, retokenized, fmt="{:.0f} / {:.0f}"),
+            "",
+        ]
     for diff in result["differences"]:
         md += [
             f"## {diff['artifact']} vs {diff['baseline']}",
@@ -177,9 +235,28 @@ def markdown(result: Mapping[str, Any], images: dict[str, str] | None = None) ->
         rows, cols, drop = diff_matrix(result, diff, "macro_f1_drop")
         _, _, flip = diff_matrix(result, diff, "flip_rate")
         md += ["Δ macro-F1 drop / Δ flip rate, in points:", "", _matrix_table(rows, cols, drop, flip), ""]
+    if untested := unmeasured(result):
+        md += ["## Untested", "", "`n/a`: no text altered; `no effect`: same token ids as clean.", ""]
+        md += [f"- {line}" for line in untested] + [""]
     if result["skipped"]:
         md += ["## Skipped", ""] + [f"- {s['message']}" for s in result["skipped"]] + [""]
     return "\n".join(md)
+
+
+def unmeasured(result: Mapping[str, Any]) -> list[str]:
+    """One line per artifact and perturbation that went untested somewhere: where it was not applicable
+    (it altered no text) and where it had no effect after tokenization."""
+    lines = []
+    for art in result["artifacts"]:
+        for label, cell in art["perturbations"].items():
+            by_status: dict[str, list[str]] = {}
+            for lang, block in cell["per_language"].items():
+                if (mark := _blank(block)) is not None:
+                    by_status.setdefault(mark, []).append(lang)
+            parts = [f"{mark} in {', '.join(langs)}" for mark, langs in sorted(by_status.items())]
+            if parts:
+                lines.append(f"{art['name']}: {label}: {'; '.join(parts)}")
+    return lines
 
 
 def summary_markdown(result: Mapping[str, Any]) -> list[str]:
@@ -194,6 +271,9 @@ def summary_markdown(result: Mapping[str, Any]) -> list[str]:
         damage_table(result, top=3),
         "",
     ]
+    if untested := unmeasured(result):
+        md += ["Untested (`n/a`: no text altered; `no effect`: same token ids as clean):", ""]
+        md += [f"- {line}" for line in untested] + [""]
     for diff in result["differences"]:
         md += [f"**{diff['artifact']} vs {diff['baseline']}**", "", difference_table(diff), ""]
     return md
@@ -218,13 +298,19 @@ def write_report(out: Path, result: Mapping[str, Any]) -> list[str]:
         for art in result["artifacts"]:
             rows, cols, drop = matrix(result, art, "macro_f1_drop")
             _, _, flip = matrix(result, art, "flip_rate")
+            _, _, retokenized = matrix(result, art, "tokens_changed")
             name = f"heatmap-{_slug(art['name'], taken)}.png"
             draw(
                 tmp / name,
-                [("macro-F1 drop (points)", drop, True), ("flip rate (%)", flip, False)],
+                [
+                    ("macro-F1 drop (points)", drop, True),
+                    ("flip rate (%)", flip, False),
+                    ("texts whose token ids changed (%)", retokenized, False),
+                ],
                 rows,
                 cols,
                 f"{art['name']} ({art['backend']} {art['precision']})",
+                blank=blanks(result, art),
             )
             images[art["name"]] = name
         for diff in result["differences"]:

@@ -37,8 +37,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
 
 
 def evaluation_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """One row per artifact and language (``all`` first): accuracy, macro-F1, agreement."""
-    headers = ["artifact", "language", "n", "accuracy", "macro_f1", "agree_%", "max_dlogit"]
+    """One row per artifact and language (``all`` first): accuracy, macro-F1, agreement, and the share of
+    unknown tokens the artifact's tokenizer makes of that language."""
+    headers = ["artifact", "language", "n", "accuracy", "macro_f1", "agree_%", "max_dlogit", "unk_%"]
     rows = []
     for r in results:
         name = r.get("name") or f"{r['backend']} {r['precision']}"
@@ -46,7 +47,9 @@ def evaluation_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], li
         blocks = [("all", r["overall"], agree.get("overall"))] + [
             (lang, m, agree.get("per_language", {}).get(lang)) for lang, m in r["per_language"].items()
         ]
+        coverage = r.get("coverage", {}).get("per_language", {})
         for lang, m, a in blocks:
+            unk = coverage.get(lang, {}).get("unk_rate")
             rows.append(
                 [
                     name,
@@ -56,6 +59,7 @@ def evaluation_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], li
                     100 * m["macro_f1"],
                     a["agreement_pct"] if a else None,
                     a["max_abs_logit_diff"] if a else None,
+                    None if unk is None else 100 * unk,
                 ]
             )
     return headers, rows

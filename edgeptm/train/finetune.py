@@ -21,6 +21,7 @@ from edgeptm.data import Dataset, LabelMap
 from edgeptm.errors import ModelError
 from edgeptm.fsutil import check_output
 from edgeptm.manifest import WEIGHT_FILES, Manifest
+from edgeptm.measure.coverage import DEFAULT_MAX_UNK_RATE, Coverage, by_language, measure_coverage
 from edgeptm.measure.metrics import Report, classification_report
 from edgeptm.train import xla
 from edgeptm.train.checkpoints import (
@@ -61,6 +62,25 @@ class FinetuneOptions(BaseModel):
     early_stopping_patience: int = Field(3, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     threads: int | None = Field(None, ge=1, description="torch threads while training (default: the physical cores)")
+    max_unk_rate: float = Field(
+        DEFAULT_MAX_UNK_RATE, ge=0, le=1, description="warn when a language has a larger share of unknown tokens"
+    )
+
+
+def tokenizer_coverage(
+    tokenizer: Any, datasets: Sequence[Dataset | None], max_unk_rate: float, model: str, log: Any
+) -> Coverage:
+    """The tokenizer's coverage of every language in ``datasets`` (train, eval and test pooled: a language
+    seen only at test time matters as much), with a warning through ``log`` for those it can't read."""
+    texts: dict[str, list[str]] = {}
+    for data in datasets:
+        if data is not None:
+            for lang, lines in by_language(data.texts, data.languages).items():
+                texts.setdefault(lang, []).extend(lines)
+    coverage = measure_coverage(tokenizer.backend_tokenizer, texts, max_unk_rate)
+    if warning := coverage.warning(model):
+        log(warning)
+    return coverage
 
 
 def freeze_lower_layers(model: Any, n: int) -> int:
@@ -192,6 +212,7 @@ def finetune(
         tokenizer = load_pretrained(AutoTokenizer, name, use_fast=True)
         if not tokenizer.is_fast:
             raise ModelError(f"{model}: edgeptm needs a fast tokenizer (tokenizer.json)")
+        coverage = tokenizer_coverage(tokenizer, (train, eval_data, test), options.max_unk_rate, model, log)
         net = load_pretrained(
             AutoModelForSequenceClassification,
             name,
@@ -273,6 +294,7 @@ def finetune(
 
         metrics: dict[str, Any] = {
             "labels": labels.names,
+            "coverage": coverage.to_json(),
             "eval": report(eval_data, eval_ids),
             "train": {
                 "examples": len(train),

@@ -25,9 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgeptm.data.corpus import Corpus
 from edgeptm.errors import DataError, ModelError
+from edgeptm.measure.coverage import measure_coverage
 from edgeptm.train.checkpoints import OnChange, RunRecord, checkpoint_to_resume, model_digest, seal_callback
 from edgeptm.train.hf import reproducible
 from edgeptm.train.tinymodel import SIZES, PositionEmbedding
+
+COVERAGE_LINES = 5000
+"""Held-out lines per language on which the tokenizer's coverage is measured."""
 
 RECORD = "edgeptm-pretrain.json"
 DEFAULT_SIZE = "mini"
@@ -533,6 +537,14 @@ def pretrain(
                     f"(threshold {100 * options.max_unk_rate:g}%): the tokenizer of {model} can't represent this language; "
                     "drop it from the corpus or pre-train from scratch"
                 )
+        # Held-out lines: text the tokenizer (trained or loaded) did not learn its vocabulary from.
+        coverage = measure_coverage(
+            tokenizer.backend_tokenizer,
+            {lang: (heldout_lines[lang] or lines)[:COVERAGE_LINES] for lang, lines in train_lines.items()},
+            options.max_unk_rate,
+        )
+        if warning := coverage.warning(model or "the new model"):
+            log(warning)
 
         transformers.set_seed(options.seed)  # the new weights come from the global RNG: seed it first
         if name is None:
@@ -598,6 +610,7 @@ def pretrain(
             else math.nan
         )
         metrics: dict[str, Any] = {
+            "coverage": coverage.to_json(),
             "heldout": {
                 "overall": {
                     "loss": overall_loss,

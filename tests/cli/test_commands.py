@@ -34,19 +34,32 @@ def test_finetune_command(cli, tmp_path: Path, tiny_base: Path) -> None:
         "32",
         "--max-length",
         "32",
-        "--languages",
+        "--train-languages",
         "en,de,zh",
         "--no-progress",
     )
     assert r.exit_code == 0, r.output
-    assert r.stderr.startswith(
+    assert (
         "train: 180 examples; languages: de 60, en 60, zh 60; labels: negative 60, neutral 60, positive 60\n"
+        in r.stderr
     )
+    # the checkpoint is selected on the training languages' eval examples only; the test split has them all
+    assert "selecting the checkpoint on the eval examples in de, en, zh (the training languages)" in r.stderr
     lines = r.stdout.splitlines()
+    assert lines[0] == "tokenizer coverage:" and lines[1].split()[:4] == ["language", "texts", "unk", "%"]
+    coverage = json.loads((out / "metrics.json").read_text())["coverage"]["per_language"]
+    assert (
+        [line.split()[0] for line in lines[3:11]] == list(coverage) == ["ar", "de", "en", "es", "fr", "hi", "ru", "zh"]
+    )
+    assert coverage["en"]["texts"] == 60 + 15 + 18  # train, eval and test texts pooled
+    lines = lines[11:]
     assert lines[0] == "eval:" and lines[1].split() == ["language", "n", "accuracy", "macro_f1"]
-    assert [line.split()[0] for line in lines[3:12]] == ["all", "ar", "de", "en", "es", "fr", "hi", "ru", "zh"]
+    assert [line.split()[0] for line in lines[3:7]] == ["all", "de", "en", "zh"]
     assert lines[-1] == f"saved {out} (metrics.json inside)"
-    assert json.loads((out / "metrics.json").read_text())["train"]["languages"] == ["de", "en", "zh"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train"]["languages"] == ["de", "en", "zh"]
+    assert list(metrics["eval"]["per_language"]) == ["de", "en", "zh"] and metrics["eval"]["overall"]["n"] == 45
+    assert list(metrics["test"]["per_language"]) == ["ar", "de", "en", "es", "fr", "hi", "ru", "zh"]
 
 
 def test_export_quantize_evaluate_bench_commands(cli, tmp_path: Path, finetuned: Path) -> None:
@@ -92,6 +105,7 @@ def test_export_quantize_evaluate_bench_commands(cli, tmp_path: Path, finetuned:
         "macro_f1",
         "agree_%",
         "max_dlogit",
+        "unk_%",
     ]
     assert f"{int8} in_language: n 36," in r.stdout and f"{int8} zero_shot: n 108," in r.stdout
 

@@ -38,7 +38,7 @@ def test_list_shows_every_perturbation(cli, plugins) -> None:
         "0-1 share of joins stretched",
         "stretch joins with tatweel (كـــتاب)",
     ]
-    assert rows["truncate"][2:5] == ["any script", "6", "1-512 words kept"]
+    assert rows["truncate"][2:5] == ["any script", "0.5", "0-0.95 share of words cut from the end"]
 
 
 def test_bad_input_errors(cli, tmp_path: Path, finetuned: Path, onnx_int8: Path) -> None:
@@ -56,10 +56,10 @@ def test_bad_input_errors(cli, tmp_path: Path, finetuned: Path, onnx_int8: Path)
         "Error: perturbation 'char_swap': strength 2 is out of range; "
         "use 0 to 1 (share of letters changed, default 0.1)\n",
     )
-    r = invoke(cli, *base, "-p", "truncate:0.5")
+    r = invoke(cli, *base, "-p", "truncate:5")
     assert (
         r.stderr
-        == "Error: perturbation 'truncate': strength 0.5 is out of range; use a whole number 1 to 512 (words kept, default 6)\n"
+        == "Error: perturbation 'truncate': strength 5 is out of range; use 0 to 0.95 (share of words cut from the end, default 0.5)\n"
     )
     r = invoke(cli, *base, "-p", "arabic_tatweel", "--languages", "en,zh")
     assert (r.exit_code, r.stderr.splitlines()[-1]) == (
@@ -354,3 +354,36 @@ def test_differences_name_where_the_second_artifact_lost_more() -> None:
     )
     assert d["per_language"]["de"]["worst"] is None, "b lost nothing in German that a didn't"
     assert d["per_language"]["en"]["mean_flip_rate"] == pytest.approx({"a": 0.2, "b": 0.5})
+
+
+def test_figures_say_when_a_perturbation_changed_nothing_the_model_sees(
+    cli, tmp_path: Path, onnx_int8: Path, sample
+) -> None:
+    out = tmp_path / "report"
+    args = ["--artifact", onnx_int8, "--eval", "builtin:sample", "--out", out, "--max-per-language", "6"]
+    r = invoke(cli, *args, "-p", "zero_width", "-p", "strip_diacritics", "-p", "char_swap", "--languages", "en,fr,zh")
+    assert r.exit_code == 0, r.output
+    result = json.loads((out / "report.json").read_text())
+    cells = result["artifacts"][0]["perturbations"]
+    # the tokenizer strips zero-width characters: every text altered, no token id changed, nothing re-run
+    zw = cells["zero_width"]["per_language"]["en"]
+    assert (zw["status"], zw["changed"], zw["tokens_changed"], zw["flip_rate"]) == (
+        "no effect after tokenization",
+        1.0,
+        0.0,
+        0.0,
+    )
+    # English has no accents to strip: not applicable, no figures rather than a 0.0 drop
+    en = cells["strip_diacritics"]["per_language"]["en"]
+    assert en["status"] == "not applicable" and en["macro_f1_drop"] is None and en["changed"] == 0.0
+    fr = cells["strip_diacritics"]["per_language"]["fr"]
+    assert fr["status"] == "measured" and 0 < fr["tokens_changed"] <= fr["changed"]
+    assert cells["char_swap"]["per_language"]["zh"]["status"] == "measured"
+    ranked = {d["perturbation"] for top in result["artifacts"][0]["most_damaging"].values() for d in top}
+    assert "zero_width" not in ranked
+    md = (out / "report.md").read_text()
+    assert "| zero_width | no effect | no effect | no effect | no effect |" in md
+    assert "| strip_diacritics | " in md and " n/a " in md
+    assert "| char_swap | character | 0.1 | share of letters changed | en, fr, zh |" in md
+    assert "untested: onnx-int8: zero_width: no effect in en, fr, zh" in r.stderr
+    assert "untested: onnx-int8: strip_diacritics: n/a in en" in r.stderr

@@ -235,16 +235,16 @@ def test_code_switch_borrows_another_languages_words() -> None:
     assert p.applies_to("en", ["Latin"], ["en", "de"]) and not p.applies_to("en", ["Latin"], ["en", "english"])
 
 
-def test_truncate_keeps_n_words() -> None:
-    assert run("truncate") == "one two three four five six"
-    assert run("truncate", strength=2) == "one two"
-    assert run("truncate", "short one") == "short one"
-    with pytest.raises(
-        PerturbationError, match=r"strength 2.5 is out of range; use a whole number 1 to 512 \(words kept"
-    ):
-        run("truncate", strength=2.5)
-    with pytest.raises(PerturbationError):
-        run("truncate", strength=0)
+def test_truncate_cuts_a_share_of_the_words_so_languages_compare_fairly() -> None:
+    assert run("truncate") == "one two three four five"
+    assert run("truncate", strength=0.8) == "one two"
+    assert run("truncate", strength=0.95) == "one"  # at least one word stays
+    assert run("truncate", "short one", strength=0.2) == "short one"
+    # Chinese counts characters: half of them go, as half of an English text's words do
+    assert BUILTIN["truncate"].apply("我很喜欢这部电影", 0.5) == "我很喜欢"
+    assert BUILTIN["truncate"].apply("I really like this film a lot", 0.5) == "I really like this"
+    with pytest.raises(PerturbationError, match=r"strength 2 is out of range; use 0 to 0.95 \(share of words cut"):
+        run("truncate", strength=2)
 
 
 def test_social_media_noise() -> None:
@@ -305,8 +305,8 @@ def test_resolve_specs_errors() -> None:
     with pytest.raises(PerturbationError) as err:
         resolve_specs(BUILTIN, ["char_swap:lots"])
     assert str(err.value) == "perturbation 'char_swap:lots': strength 'lots' is not a number; use NAME[:STRENGTH]"
-    specs = resolve_specs(BUILTIN, ["char_swap", "char_swap:0.3", "truncate:4", "char_swap"])
-    assert [s.label for s in specs] == ["char_swap", "char_swap@0.3", "truncate@4"]
+    specs = resolve_specs(BUILTIN, ["char_swap", "char_swap:0.3", "truncate:0.3", "char_swap"])
+    assert [s.label for s in specs] == ["char_swap", "char_swap@0.3", "truncate@0.3"]
     assert len(resolve_specs(BUILTIN, [])) == len(BUILTIN)
     with pytest.raises(
         PerturbationError, match="^no perturbations are registered; the built-in suite is the `perturbations` plugin"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -150,6 +151,17 @@ def test_quickstart_end_to_end_and_skips_unchanged_stages(cli, tmp_path: Path) -
     assert {b["name"] for b in summary["bench"]} == {"model", "onnx-fp32", "onnx-int8", "onnx-int8-static"}
     md = (out / "summary.md").read_text()
     assert "## Evaluation (through each backend's runner)" in md and "## Benchmark" in md and "## Bundle" in md
+    # the tokenizer's coverage of each language, beside its scores (fine-tuning and evaluation tables)
+    assert "| language | n | accuracy | macro-F1 | tokenizer coverage |" in md
+    assert re.search(r"\| hi \| 18 \| [\d.]+ \| [\d.]+ \| [\d.]+% unk, [\d.]+ tok/word \|", md)
+    assert re.search(r"\| zh \| 18 \| [\d.]+ \| [\d.]+ \| [\d.]+% unk, [\d.]+ tok/char", md)
+    assert "| artifact | language | n | accuracy | macro_f1 | agree_% | max_dlogit | unk_% |" in md
+    # third-party warnings: at most one line on stderr, every one of them in run.log with the progress lines
+    log = (out / "run.log").read_text()
+    assert "run finetune model" in log and "summary: " in log
+    hidden = [line for line in r.stderr.splitlines() if "third-party warning" in line]
+    assert len(hidden) <= 1 and all(f"see {out / 'run.log'}" in line for line in hidden)
+    assert sum(line.startswith("[") for line in log.splitlines()) == (int(hidden[0].split()[0]) if hidden else 0)
     import edgeptm_runtime
 
     archive = out / "bundles" / "quickstart-onnx-int8.tar.gz"

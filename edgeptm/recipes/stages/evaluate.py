@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from edgeptm.fsutil import write_json
+from edgeptm.measure.coverage import DEFAULT_MAX_UNK_RATE
 from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
 from edgeptm.report.tables import evaluation_rows, markdown_table
 from edgeptm.stage import RunContext, StageKind, StageResult
@@ -13,6 +16,9 @@ from edgeptm.stage import RunContext, StageKind, StageResult
 
 class EvaluateStage(MeasureOptions):
     stage: Literal["evaluate"]
+    max_unk_rate: float = Field(
+        DEFAULT_MAX_UNK_RATE, ge=0, le=1, description="warn when a language has a larger share of unknown tokens"
+    )
     data_splits = ("train", "eval", "test")
 
 
@@ -31,6 +37,7 @@ class Evaluate(StageKind):
         train_langs = ctx.dataset("train").language_set() if ctx.recipe.data.train else None
         results = []
         references: dict = {}
+        coverages: dict = {}
         for name in names:
             ctx.log(f"  evaluating {name} on {stage.split} ({len(dataset)} examples)")
             r = evaluate(
@@ -41,8 +48,15 @@ class Evaluate(StageKind):
                 threads=stage.threads,
                 train_languages=train_langs,
                 reference_cache=references,
+                coverage_cache=coverages,
+                max_unk_rate=stage.max_unk_rate,
             )
             results.append({"name": name, **r})
+        for coverage in coverages.values():
+            if warning := coverage.warning(
+                ", ".join(r["name"] for r in results if r["coverage"] == coverage.to_json())
+            ):
+                ctx.log(f"  {warning}")
         write_json(out, results)
         return {"evaluations": results}
 

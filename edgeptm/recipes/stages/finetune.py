@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from edgeptm import data
+from edgeptm.measure.coverage import coverage_column
 from edgeptm.report.tables import markdown_table
 from edgeptm.stage import NAME_PATTERN, RunContext, StageKind, StageOptions, StageResult
 from edgeptm.train.finetune import FinetuneOptions
@@ -26,27 +27,17 @@ class FinetuneStage(FinetuneOptions, StageOptions):
 def selection_data(ctx: RunContext) -> data.Dataset:
     """The eval data that picks the best checkpoint: with ``data.train_languages``, only those
     languages, so zero-shot results on the others never saw their labels."""
-    eval_data = ctx.dataset("eval")
-    train_langs = ctx.recipe.data.train_languages
-    if not train_langs:
-        return eval_data
-    from edgeptm.data.languages import canonical_language
-
-    wanted = {canonical_language(lang) for lang in train_langs}
-    keep = [lang for lang in eval_data.language_set() if canonical_language(lang) in wanted]
-    if not keep:
-        ctx.log(
-            f"  no eval examples in the training languages ({', '.join(train_langs)}); selecting on all of data.eval"
-        )
-        return eval_data
-    ctx.log(f"  selecting the checkpoint on the eval examples in {', '.join(keep)} (the training languages)")
-    return eval_data.filter_languages(keep)
+    return ctx.recipe.data.selection("eval").selection_data(ctx.dataset("eval"), ctx.log)
 
 
-def split_rows(m: dict) -> list[list]:
-    """Overall and per-language rows of one split's metrics: language, n, accuracy, macro-F1 (in %)."""
-    rows = [["all", m["overall"]["n"], 100 * m["overall"]["accuracy"], 100 * m["overall"]["macro_f1"]]]
-    rows += [[k, v["n"], 100 * v["accuracy"], 100 * v["macro_f1"]] for k, v in m["per_language"].items()]
+def split_rows(m: dict, coverage: dict | None = None) -> list[list]:
+    """Overall and per-language rows of one split's metrics: language, n, accuracy, macro-F1 (in %), and the
+    tokenizer's coverage of the language (unknown tokens, tokens per word)."""
+    rows = [["all", m["overall"]["n"], 100 * m["overall"]["accuracy"], 100 * m["overall"]["macro_f1"], ""]]
+    rows += [
+        [k, v["n"], 100 * v["accuracy"], 100 * v["macro_f1"], coverage_column(coverage, k)]
+        for k, v in m["per_language"].items()
+    ]
     return rows
 
 
@@ -106,7 +97,10 @@ class Finetune(StageKind):
                 md += [
                     f"**{split}**",
                     "",
-                    markdown_table(["language", "n", "accuracy", "macro-F1"], split_rows(metrics[split])),
+                    markdown_table(
+                        ["language", "n", "accuracy", "macro-F1", "tokenizer coverage"],
+                        split_rows(metrics[split], metrics.get("coverage")),
+                    ),
                     "",
                 ]
         return md

@@ -218,17 +218,46 @@ def test_the_validation_gate_refuses_a_result_that_disagrees(
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
 
 
-@pytest.mark.parametrize("method", ["entropy", "percentile"])
-def test_histogram_calibration_methods_work(tmp_path: Path, plugins, onnx_fp32: Path, sample, method: str) -> None:
-    m = deploy.quantize(
-        plugins,
-        onnx_fp32,
-        tmp_path / method,
-        precision="int8-static",
-        options={"calibrate_method": method},
-        calibration=calibration_texts(sample, 16),
+def activation_scales(artifact: Path) -> dict[str, float]:
+    """The scale of every activation QuantizeLinear (weights are initializers and have none)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(artifact / "model.onnx"))
+    initializers = {i.name: i for i in model.graph.initializer}
+    return {
+        node.input[0]: float(numpy_helper.to_array(initializers[node.input[1]]).ravel()[0])
+        for node in model.graph.node
+        if node.op_type == "QuantizeLinear" and node.input[0] not in initializers and node.input[1] in initializers
+    }
+
+
+def test_each_calibration_method_gives_its_own_model(tmp_path: Path, plugins, onnx_fp32: Path, sample) -> None:
+    texts = calibration_texts(sample, 16)
+    scales = {}
+    for method in ("minmax", "entropy", "percentile"):
+        m = deploy.quantize(
+            plugins,
+            onnx_fp32,
+            tmp_path / method,
+            precision="int8-static",
+            options={"calibrate_method": method},
+            calibration=texts,
+        )
+        assert m.export_info["calibrate_method"] == method and m.export_info["float_matmuls"] == 0
+        scales[method] = activation_scales(tmp_path / method)
+    assert (
+        len(scales["minmax"]) >= 10
+        and scales["minmax"].keys() == scales["entropy"].keys() == scales["percentile"].keys()
     )
-    assert m.export_info["calibrate_method"] == method and m.export_info["float_matmuls"] == 0
+    for a, b in (("minmax", "entropy"), ("minmax", "percentile"), ("entropy", "percentile")):
+        differ = [t for t in scales[a] if not np.isclose(scales[a][t], scales[b][t], rtol=1e-4)]
+        assert len(differ) >= len(scales[a]) // 4, (
+            f"{a} and {b} calibrate alike: {len(differ)} of {len(scales[a])} differ"
+        )
+    # percentile clips the rare extremes that minmax keeps: somewhere its range is narrower
+    narrower = [t for t in scales["minmax"] if scales["percentile"][t] < scales["minmax"][t] * (1 - 1e-4)]
+    assert narrower
 
 
 # --- a model with relative position scores (what `edgeptm pretrain` makes by default) -------------------------
