@@ -27,16 +27,23 @@ from edgeptm.cli.options import current_plugins, data_options, force_option, int
 @click.option(
     "--train-languages", default=None, help="Comma-separated training languages: report zero-shot transfer separately."
 )
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A baseline artifact (`edgeptm baseline --out`), evaluated alike and shown beside the others per language.",
+)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(
-    artifacts, data_path, split, reference, train_languages, batch_size, threads, device, as_json, **kw
+    artifacts, data_path, split, reference, train_languages, baselines, batch_size, threads, device, as_json, **kw
 ) -> None:
     """Accuracy and macro-F1 per language, and agreement with the fp32 model, for each artifact."""
     from edgeptm.measure.evaluate import evaluate as run_evaluate
-    from edgeptm.report.tables import evaluation_rows, text_table
+    from edgeptm.report.tables import evaluation_rows, macro_f1_by_language, text_table
 
     data = load_data(data_path, split, kw)
     train_langs = [x.strip() for x in train_languages.split(",")] if train_languages else None
@@ -55,10 +62,18 @@ def evaluate(
             reference_cache=references,
         )
         results.append({"name": str(a), **result})
+    for b in baselines:
+        result = run_evaluate(
+            current_plugins(), b, data, batch_size=batch_size, threads=threads, train_languages=train_langs
+        )
+        results.append({"name": f"baseline {b}", **result})
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
         click.echo(text_table(*evaluation_rows(results)))
+        if baselines:
+            click.echo("\nmacro-F1 per language (%), the baseline beside each model:")
+            click.echo(text_table(*macro_f1_by_language(results)))
         for r in results:
             for group in ("in_language", "zero_shot"):
                 block = r.get("transfer", {}).get(group)
