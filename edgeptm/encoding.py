@@ -19,7 +19,17 @@ from edgeptm_runtime.text import TextEncoder
 if TYPE_CHECKING:
     from edgeptm.manifest import Manifest
 
-__all__ = ["Encoded", "Encoder", "TextEncoder", "encoder_for", "TruncationWarning", "fit_batch", "fit_width", "run_length_sorted", "runtime_errors"]
+__all__ = [
+    "Encoded",
+    "Encoder",
+    "TextEncoder",
+    "encoder_for",
+    "TruncationWarning",
+    "fit_batch",
+    "fit_width",
+    "run_length_sorted",
+    "runtime_errors",
+]
 
 
 @contextmanager

@@ -25,7 +25,9 @@ from edgeptm.cli.options import data_options, force_option, load_data
     help="Keep the most frequent n-grams.",
 )
 @click.option("--min-df", default=2, show_default=True, type=click.IntRange(min=1), help="Ignore rarer n-grams.")
-@click.option("--c", "c", default=4.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Inverse L2 strength.")
+@click.option(
+    "--c", "c", default=4.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Inverse L2 strength."
+)
 @click.option(
     "--max-length",
     default=1024,
@@ -37,7 +39,22 @@ from edgeptm.cli.options import data_options, force_option, load_data
 @click.option("--seed", default=42, show_default=True, type=int)
 @force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def baseline(train_path, eval_path, out, ngram_min, ngram_max, max_features, min_df, c, max_length, lowercase, seed, force, as_json, **kw) -> None:
+def baseline(
+    train_path,
+    eval_path,
+    out,
+    ngram_min,
+    ngram_max,
+    max_features,
+    min_df,
+    c,
+    max_length,
+    lowercase,
+    seed,
+    force,
+    as_json,
+    **kw,
+) -> None:
     """Train a char n-gram TF-IDF + logistic regression on the training split and write it as an ONNX
     artifact that `evaluate`, `bench`, `bundle` and edgeptm-runtime run (raw text in, no tokenizer)."""
     from pydantic import ValidationError
@@ -57,7 +74,9 @@ def baseline(train_path, eval_path, out, ngram_min, ngram_max, max_features, min
             seed=seed,
         )
     except ValidationError as exc:
-        raise click.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, "), param_hint="--ngram-max") from None
+        raise click.BadParameter(
+            exc.errors()[0]["msg"].removeprefix("Value error, "), param_hint="--ngram-max"
+        ) from None
     train = load_data(train_path, "train", kw)
     eval_data = load_data(eval_path, "eval", kw) if eval_path else None
     log = (lambda message: None) if as_json else (lambda message: click.echo(message, err=True))
@@ -72,7 +91,16 @@ def baseline(train_path, eval_path, out, ngram_min, ngram_max, max_features, min
         f"agreement {check['agreement_pct']:.1f}%"
     )
     if result.eval is not None:
-        rows = [["all", result.eval["overall"]["n"], 100 * result.eval["overall"]["accuracy"], 100 * result.eval["overall"]["macro_f1"]]]
-        rows += [[lang, s["n"], 100 * s["accuracy"], 100 * s["macro_f1"]] for lang, s in result.eval["per_language"].items()]
+        rows = [
+            [
+                "all",
+                result.eval["overall"]["n"],
+                100 * result.eval["overall"]["accuracy"],
+                100 * result.eval["overall"]["macro_f1"],
+            ]
+        ]
+        rows += [
+            [lang, s["n"], 100 * s["accuracy"], 100 * s["macro_f1"]] for lang, s in result.eval["per_language"].items()
+        ]
         click.echo(text_table(["language", "n", "accuracy", "macro_f1"], rows))
     click.echo("not carried to ONNX (edgeptm.json export_info.not_carried): char_wb, sublinear_tf, strip_accents")

@@ -266,7 +266,7 @@ def _preprocessing(value: object) -> Preprocessing:
     if unknown:
         raise BundleError(
             f"{MANIFEST_NAME}: preprocessing.inputs has {', '.join(unknown)}, which this runtime does not produce "
-            f"(it makes {', '.join(INPUT_NAMES)}, or reads raw text with [\"text\"] alone); upgrade edgeptm-runtime"
+            f'(it makes {", ".join(INPUT_NAMES)}, or reads raw text with ["text"] alone); upgrade edgeptm-runtime'
         )
     truncation = data.get("truncation", True)
     if truncation is not True:
@@ -487,10 +487,11 @@ def write_bundle_manifest(
 
     Defaults: ``model_files`` the engine's usual names (:data:`MODEL_FILES`); ``preprocessing`` the
     tokenizer's pad id and all three inputs (a text-input model passes ``tokenizer=None`` and a
-    :class:`Preprocessing` with ``inputs=("text",)``: the bundle is then format version 2); ``operators`` read from the model file
-    (:func:`model_operators`); ``requirements`` from :func:`default_requirements`. The file is
-    validated exactly as a device will read it, and written deterministically (sorted keys,
-    indent 2, trailing newline, atomic replace), so the same files give the same bytes.
+    :class:`Preprocessing` with ``inputs=("text",)``: the bundle is then format version 2);
+    ``operators`` read from the model file (:func:`model_operators`); ``requirements`` from
+    :func:`default_requirements`. The file is validated exactly as a device will read it, and written
+    deterministically (sorted keys, indent 2, trailing newline, atomic replace), so the same files give
+    the same bytes.
     """
     root = Path(folder)
     if not root.is_dir():

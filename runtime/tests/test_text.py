@@ -30,13 +30,27 @@ def text_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     nodes = [
         helper.make_node(
-            "Tokenizer", ["text"], ["chars"], domain="com.microsoft", tokenexp=".", mark=0, pad_value="#",
+            "Tokenizer",
+            ["text"],
+            ["chars"],
+            domain="com.microsoft",
+            tokenexp=".",
+            mark=0,
+            pad_value="#",
             mincharnum=1,
         ),
         helper.make_node("Flatten", ["chars"], ["flat"]),
         helper.make_node(
-            "TfIdfVectorizer", ["flat"], ["counts"], mode="TF", min_gram_length=1, max_gram_length=1,
-            max_skip_count=0, ngram_counts=[0], ngram_indexes=list(range(len(POOL))), pool_strings=POOL,
+            "TfIdfVectorizer",
+            ["flat"],
+            ["counts"],
+            mode="TF",
+            min_gram_length=1,
+            max_gram_length=1,
+            max_skip_count=0,
+            ngram_counts=[0],
+            ngram_indexes=list(range(len(POOL))),
+            pool_strings=POOL,
         ),
         helper.make_node("MatMul", ["counts", "w"], ["logits"]),
     ]

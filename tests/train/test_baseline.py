@@ -84,7 +84,9 @@ def test_two_labels_give_logits_whose_softmax_is_predict_proba(plugins, sample, 
     np.testing.assert_allclose(softmax, pipeline.predict_proba(encoder.tokenize(test.texts)), atol=1e-5)
 
 
-def test_bundle_runs_in_the_runtime_alone_and_tampering_is_refused(plugins, baseline: Path, sample, tmp_path: Path) -> None:
+def test_bundle_runs_in_the_runtime_alone_and_tampering_is_refused(
+    plugins, baseline: Path, sample, tmp_path: Path
+) -> None:
     import edgeptm_runtime
     from edgeptm.deploy import load_runner
     from edgeptm.deploy.bundle import bundle
@@ -142,7 +144,17 @@ def test_cli_trains_and_evaluate_shows_it_beside_a_model(cli, baseline: Path, on
     out = tmp_path / "cli-baseline"
     made = runner.invoke(
         cli,
-        ["baseline", "--train", "builtin:sample", "--eval", "builtin:sample", "--out", str(out), "--max-features", "2000"],
+        [
+            "baseline",
+            "--train",
+            "builtin:sample",
+            "--eval",
+            "builtin:sample",
+            "--out",
+            str(out),
+            "--max-features",
+            "2000",
+        ],
     )
     assert made.exit_code == 0, made.output
     assert "ONNX vs scikit-learn on 120 texts" in made.output and "arabic" in made.output
@@ -155,5 +167,8 @@ def test_cli_trains_and_evaluate_shows_it_beside_a_model(cli, baseline: Path, on
     assert len([line for line in table if line.strip()]) == 2 + 1 + 8  # header, rule, all, eight languages
     again = runner.invoke(cli, ["baseline", "--train", "builtin:sample", "--out", str(out)])
     assert again.exit_code == 1 and "--force" in again.output
-    bad = runner.invoke(cli, ["baseline", "--train", "builtin:sample", "--out", str(tmp_path / "x"), "--ngram-min", "5", "--ngram-max", "2"])
+    bad = runner.invoke(
+        cli,
+        ["baseline", "--train", "builtin:sample", "--out", str(tmp_path / "x"), "--ngram-min", "5", "--ngram-max", "2"],
+    )
     assert bad.exit_code == 2 and "ngram_max (2) is below ngram_min (5)" in bad.output

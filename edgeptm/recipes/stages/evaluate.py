@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Literal
 
 from edgeptm.fsutil import write_json
-from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
 from edgeptm.manifest import TRANSFORMER
+from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
 from edgeptm.report.tables import evaluation_rows, macro_f1_by_language, markdown_table
 from edgeptm.stage import RunContext, StageKind, StageResult
 
