@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from edgeptm.data import Dataset
-from edgeptm.encoding import Encoded, Encoder, fit_batch, fit_width
+from edgeptm.encoding import Encoded, Encoder, TextEncoder, fit_batch, fit_width
 from edgeptm.errors import BackendError
 from edgeptm.manifest import Manifest
 
@@ -87,7 +87,7 @@ class Runner(ABC):
 
     static_shape: tuple[int, int] | None = None
 
-    def __init__(self, manifest: Manifest, encoder: Encoder) -> None:
+    def __init__(self, manifest: Manifest, encoder: Encoder | TextEncoder) -> None:
         self.manifest = manifest
         self.encoder = encoder
 
@@ -108,7 +108,7 @@ class Runner(ABC):
             if len(batch) == 0:
                 return np.zeros((0, len(self.labels)), dtype=np.float32)
             encoded = self.encode(batch)
-        if encoded["input_ids"].shape[0] == 0:
+        if next(iter(encoded.values())).shape[0] == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         if self.static_shape is None:
             return np.asarray(self.run(encoded), dtype=np.float32)

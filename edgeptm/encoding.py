@@ -8,13 +8,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgeptm.errors import ModelError
 from edgeptm_runtime.encoding import Encoded, TruncationWarning, fit_batch, fit_width, run_length_sorted
 from edgeptm_runtime.encoding import Encoder as _RuntimeEncoder
 from edgeptm_runtime.errors import EdgeptmRuntimeError
+from edgeptm_runtime.text import TextEncoder
 
-__all__ = ["Encoded", "Encoder", "TruncationWarning", "fit_batch", "fit_width", "run_length_sorted", "runtime_errors"]
+if TYPE_CHECKING:
+    from edgeptm.manifest import Manifest
+
+__all__ = [
+    "Encoded",
+    "Encoder",
+    "TextEncoder",
+    "encoder_for",
+    "TruncationWarning",
+    "fit_batch",
+    "fit_width",
+    "run_length_sorted",
+    "runtime_errors",
+]
 
 
 @contextmanager
@@ -32,3 +47,11 @@ class Encoder(_RuntimeEncoder):
     def __init__(self, tokenizer_file: Path, max_length: int, *, pad_id: int | None = None) -> None:
         with runtime_errors():
             super().__init__(tokenizer_file, max_length, pad_id=pad_id)
+
+
+def encoder_for(folder: Path, manifest: Manifest) -> Encoder | TextEncoder:
+    """An artifact's encoder: its ``tokenizer.json``, or for a raw-text model (the TF-IDF baseline) the
+    runtime's :class:`~edgeptm_runtime.text.TextEncoder` with the manifest's normalization."""
+    if manifest.text_input:
+        return TextEncoder(manifest.max_length, manifest.text_normalize)
+    return Encoder.from_dir(folder, manifest.max_length)

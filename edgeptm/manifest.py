@@ -19,6 +19,12 @@ from edgeptm.fsutil import atomic_write_text, cache_dir, file_sha256, final_path
 
 MANIFEST = "edgeptm.json"
 
+TRANSFORMER = "transformer"
+"""Manifest ``kind`` of a model that reads token ids made by its ``tokenizer.json`` (every fine-tuned model)."""
+TFIDF_LINEAR = "tfidf-linear"
+"""Manifest ``kind`` of the baseline: a char n-gram TF-IDF + linear classifier whose ONNX graph reads raw text
+(it splits characters and counts n-grams itself; no tokenizer)."""
+
 
 class Comparison(TypedDict):
     max_abs_logit_diff: float
@@ -67,6 +73,16 @@ class Manifest(BaseModel):
     """The sha256 of every file the artifact needs (model files, tokenizer, config): checked on load, so the
     files used are the files that were measured."""
     edgeptm_version: str = __version__
+    kind: str = TRANSFORMER
+    """What the model is: :data:`TRANSFORMER` or :data:`TFIDF_LINEAR` (raw text in; ``max_length`` then
+    counts characters)."""
+    text_normalize: list[str] = []
+    """Raw-text models only: the normalization steps applied before the graph (``edgeptm_runtime.text``)."""
+
+    @property
+    def text_input(self) -> bool:
+        """Whether the model reads raw text rather than token ids."""
+        return self.kind == TFIDF_LINEAR
 
     @field_validator("files")
     @classmethod

@@ -5,6 +5,7 @@
 * :mod:`.deploy`: ``export``, ``quantize``, ``bundle``
 * :mod:`.measure`: ``evaluate``, ``bench``, ``robustness``
 * :mod:`.recipes`: ``run``, ``recipes validate``
+* :mod:`.baseline`: ``baseline``
 
 Plugins add commands through ``edgeptm_register_commands``.
 """
@@ -93,7 +94,7 @@ def cli(verbose: bool) -> None:
 
 def register_all(group: click.Group) -> click.Group:
     """Add the core commands and the plugins' commands to ``group``."""
-    from edgeptm.cli import backends, deploy, measure, recipes, train
+    from edgeptm.cli import backends, baseline, deploy, measure, recipes, train
     from edgeptm.plugins import get_plugins
 
     for command in (
@@ -109,6 +110,7 @@ def register_all(group: click.Group) -> click.Group:
         train.pretrain,
         train.trim_vocab,
         measure.robustness,
+        baseline.baseline,
     ):
         group.add_command(command)
     get_plugins().register_commands(group)

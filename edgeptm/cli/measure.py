@@ -23,6 +23,13 @@ from edgeptm.cli.options import current_plugins, data_options, data_selection, f
     type=click.Path(path_type=Path),
     help="fp32 reference (default: the artifact's source model).",
 )
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A baseline artifact (`edgeptm baseline --out`), evaluated alike and shown beside the others per language.",
+)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--device", default=None, help="Device (default: the backend's own, e.g. cpu).")
@@ -34,10 +41,12 @@ from edgeptm.cli.options import current_plugins, data_options, data_selection, f
     help="Warn when the tokenizer turns a larger share of a language's tokens into the unknown token.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(artifacts, data_path, reference, batch_size, threads, device, max_unk_rate, as_json, **kw) -> None:
+def evaluate(
+    artifacts, data_path, reference, batch_size, threads, device, max_unk_rate, baselines, as_json, **kw
+) -> None:
     """Accuracy and macro-F1 per language, and agreement with the fp32 model, for each artifact."""
     from edgeptm.measure.evaluate import evaluate as run_evaluate
-    from edgeptm.report.tables import evaluation_rows, text_table
+    from edgeptm.report.tables import evaluation_rows, macro_f1_by_language, text_table
 
     selection, split = data_selection(kw, read_split="test")
     data = selection.load(data_path, split or "test")
@@ -65,10 +74,18 @@ def evaluate(artifacts, data_path, reference, batch_size, threads, device, max_u
             ", ".join(str(r["name"]) for r in results if r["coverage"] == coverage.to_json())
         ):
             click.echo(warning, err=True)
+    for b in baselines:
+        result = run_evaluate(
+            current_plugins(), b, data, batch_size=batch_size, threads=threads, train_languages=train_langs
+        )
+        results.append({"name": f"baseline {b}", **result})
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
         click.echo(text_table(*evaluation_rows(results)))
+        if baselines:
+            click.echo("\nmacro-F1 per language (%), the baseline beside each model:")
+            click.echo(text_table(*macro_f1_by_language(results)))
         for r in results:
             for group in ("in_language", "zero_shot"):
                 block = r.get("transfer", {}).get(group)

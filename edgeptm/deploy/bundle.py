@@ -77,7 +77,8 @@ def bundle(
     card: CardInputs | None = None,
 ) -> BundleResult:
     """Write the bundle of ``artifact`` to ``out`` (a folder, or a ``.tar.gz`` with ``archive``)."""
-    from edgeptm_runtime import write_archive, write_bundle_manifest
+    from edgeptm_runtime import Preprocessing, write_archive, write_bundle_manifest
+    from edgeptm_runtime.text import TEXT_INPUTS
 
     artifact, out = Path(artifact), Path(out)
     manifest = artifact_manifest(artifact)
@@ -102,7 +103,10 @@ def bundle(
     ) as work:
         staging = Path(work) / name
         staging.mkdir()
-        for file in [*manifest.files, "tokenizer.json"]:
+        # A raw-text model (the TF-IDF baseline) tokenizes in its graph: no tokenizer.json, and the
+        # bundle records its text normalization instead (format version 2).
+        tokenizer = None if manifest.text_input else "tokenizer.json"
+        for file in [*manifest.files, *([tokenizer] if tokenizer else [])]:
             if not (artifact / file).is_file():
                 raise ModelError(f"{artifact}: no {file}; the artifact is incomplete, make it again")
             shutil.copyfile(artifact / file, staging / file)
@@ -118,11 +122,13 @@ def bundle(
                 validation=validation,
                 inputs=inputs,
                 edgeptm_version=__version__,
+                kind=manifest.kind,
             ),
             encoding="utf-8",
         )
         extra = {
             "edgeptm_version": __version__,
+            "kind": manifest.kind,
             "validation": validation,
             "export_info": manifest.export_info,
             # dynamic int8 computes activation scales over each batch: a text's scores depend on its batch mates
@@ -138,6 +144,10 @@ def bundle(
                 labels=manifest.labels,
                 max_length=manifest.max_length,
                 model_files=list(manifest.files),
+                tokenizer=tokenizer,
+                preprocessing=Preprocessing(inputs=TEXT_INPUTS, normalize=tuple(manifest.text_normalize))
+                if manifest.text_input
+                else None,
                 extra=json.loads(json.dumps(extra)),
             )
             if archive:

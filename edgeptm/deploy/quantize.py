@@ -108,6 +108,11 @@ def quantize(
     artifact = Path(artifact)
     check_output(Path(out), "artifact", force=force, inputs=(artifact,))
     source = artifact_manifest(artifact)
+    if source.text_input:
+        raise BackendError(
+            f"{artifact}: a {source.kind} baseline is not quantized (its weights are a sparse linear layer, a few MB "
+            "at fp32); bundle it as it is"
+        )
     backend = plugins.available_backend(source.backend)
     backend.check_precision(precision)
     opts = backend.parse_options(options)

@@ -35,6 +35,8 @@ class Evaluation(Report):
     artifact: str
     backend: str
     precision: str
+    kind: NotRequired[str]
+    """What the model is (manifest ``kind``): ``transformer``, or ``tfidf-linear`` for the baseline."""
     transfer: NotRequired[Transfer]
     agreement: NotRequired[Agreement]
     coverage: NotRequired[CoverageJSON]
@@ -97,6 +99,7 @@ def evaluate(
         "artifact": str(artifact),
         "backend": manifest.backend,
         "precision": manifest.precision,
+        "kind": manifest.kind,
         "overall": report["overall"],
         "per_language": report["per_language"],
         "coverage": coverage.to_json(),

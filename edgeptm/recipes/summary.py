@@ -25,6 +25,7 @@ def _artifact_rows(artifacts: dict[str, Path]) -> list[dict[str, Any]]:
                 "path": str(path),
                 "backend": m.backend,
                 "precision": m.precision,
+                "kind": m.kind,
                 "size_mb": dir_size(path, m.files) / 2**20,
                 "max_abs_logit_diff": v.get("max_abs_logit_diff"),
                 "agreement_pct": v.get("agreement_pct"),
@@ -71,11 +72,21 @@ def write_summary(
     if summary["artifacts"]:
         md += ["## Artifacts", ""]
         rows = [
-            [a["name"], a["backend"], a["precision"], a["size_mb"], a["max_abs_logit_diff"], a["agreement_pct"]]
+            [
+                a["name"],
+                a["backend"],
+                a["precision"],
+                a["kind"],
+                a["size_mb"],
+                a["max_abs_logit_diff"],
+                a["agreement_pct"],
+            ]
             for a in summary["artifacts"]
         ]
         md += [
-            markdown_table(["artifact", "backend", "precision", "size MB", "max abs Δlogit", "agreement %"], rows),
+            markdown_table(
+                ["artifact", "backend", "precision", "kind", "size MB", "max abs Δlogit", "agreement %"], rows
+            ),
             "",
         ]
     for section in reports:

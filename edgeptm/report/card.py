@@ -55,15 +55,18 @@ def model_card(
     validation: Mapping[str, Any] | None,
     inputs: CardInputs,
     edgeptm_version: str,
+    kind: str = "transformer",
 ) -> str:
+    text_input = kind != "transformer"
+    what = f"{kind} (char n-gram TF-IDF + linear; reads raw text, no tokenizer)" if text_input else "transformer"
     md = [
         f"# {name}",
         "",
-        f"A {backend} {precision} text classifier made by edgeptm {edgeptm_version}, run by `edgeptm-runtime` "
-        f"with its `{engine}` engine (no torch needed).",
+        f"A {backend} {precision} text classifier ({what}) made by edgeptm {edgeptm_version}, run by "
+        f"`edgeptm-runtime` with its `{engine}` engine (no torch needed).",
         "",
         f"- labels: {', '.join(f'`{label}`' for label in labels)}",
-        f"- max length: {max_length} tokens (longer input is truncated)",
+        f"- max length: {max_length} {'characters' if text_input else 'tokens'} (longer input is truncated)",
         "",
         "```sh",
         f"pip install 'edgeptm-runtime[{engine}]'",

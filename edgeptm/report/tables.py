@@ -65,6 +65,21 @@ def evaluation_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], li
     return headers, rows
 
 
+def macro_f1_by_language(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Macro-F1 (%) of every result side by side, one row per language (``all`` first) with its n: the view
+    that shows where a linear baseline beats a transformer. ``best`` names the highest in each row."""
+    names = [r.get("name") or f"{r['backend']} {r['precision']}" for r in results]
+    languages = ["all", *sorted({lang for r in results for lang in r["per_language"]})]
+    rows = []
+    for lang in languages:
+        blocks = [r["overall"] if lang == "all" else r["per_language"].get(lang) for r in results]
+        n = next((b["n"] for b in blocks if b), None)
+        scores = [100 * b["macro_f1"] if b else None for b in blocks]
+        known = [(s, name) for s, name in zip(scores, names) if s is not None]
+        rows.append([lang, n, *scores, max(known)[1] if known else None])
+    return ["language", "n", *names, "best"], rows
+
+
 def bench_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     headers = [
         "artifact",

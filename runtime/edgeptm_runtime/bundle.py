@@ -1,5 +1,10 @@
 """The bundle format: a folder (or a .tar.gz of it) with a model, ``tokenizer.json`` and ``bundle.json``.
 
+A model that reads raw text (``preprocessing.inputs: ["text"]``: it tokenizes inside its own graph, like
+edgeptm's TF-IDF baseline) has no ``tokenizer.json``; ``preprocessing.normalize`` lists what is done to a
+text before the graph sees it (:mod:`edgeptm_runtime.text`). Such bundles are format version 2, so a
+runtime that predates them refuses them with "upgrade edgeptm-runtime"; token-id bundles stay version 1.
+
 The format lives here only: the edgeptm core writes bundles with :func:`write_bundle_manifest`
 (and :func:`~edgeptm_runtime.archive.write_archive`), and devices read them with
 :func:`read_manifest` and :func:`verify_files`.
@@ -21,10 +26,15 @@ from edgeptm_runtime.encoding import INPUT_NAMES
 from edgeptm_runtime.errors import BundleError, IntegrityError
 from edgeptm_runtime.modelinfo import DEFAULT_DOMAIN, onnx_opsets, openvino_ir_version
 from edgeptm_runtime.requirements import default_requirements
+from edgeptm_runtime.text import NORMALIZERS, TEXT_INPUTS
 
 FORMAT = "edgeptm-bundle"
 FORMAT_VERSION = 1
-"""The bundle.json major version this runtime reads and writes; a newer one is refused."""
+"""The bundle.json major version of token-id bundles (tokenizer.json + a model taking input_ids)."""
+TEXT_INPUT_FORMAT_VERSION = 2
+"""The version of bundles whose model reads raw text (``preprocessing.inputs: ["text"]``, no tokenizer)."""
+NEWEST_FORMAT_VERSION = TEXT_INPUT_FORMAT_VERSION
+"""The newest bundle.json major version this runtime reads; a newer one is refused."""
 MANIFEST_NAME = "bundle.json"
 ENGINES = ("onnx", "openvino")
 MODEL_FILES: dict[str, tuple[str, ...]] = {
@@ -61,9 +71,23 @@ class Preprocessing:
     inputs: tuple[str, ...] = INPUT_NAMES
     truncation: bool = True
     """Format version 1 always truncates to ``max_length`` (with a warning); ``false`` is refused."""
+    normalize: tuple[str, ...] = ()
+    """Text-input models only: the :data:`~edgeptm_runtime.text.NORMALIZERS` steps applied, in order."""
+
+    @property
+    def text_input(self) -> bool:
+        """Whether the model reads raw text (``max_length`` then counts characters) rather than token ids."""
+        return self.inputs == TEXT_INPUTS
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pad_token_id": self.pad_token_id, "inputs": list(self.inputs), "truncation": self.truncation}
+        data: dict[str, Any] = {
+            "pad_token_id": self.pad_token_id,
+            "inputs": list(self.inputs),
+            "truncation": self.truncation,
+        }
+        if self.text_input:
+            data["normalize"] = list(self.normalize)
+        return data
 
 
 @dataclass(frozen=True)
@@ -75,7 +99,8 @@ class BundleManifest:
     backend: str
     precision: str
     model_files: tuple[str, ...]
-    tokenizer: str
+    tokenizer: str | None
+    """``tokenizer.json`` of a token-id model; ``None`` for a text-input model."""
     labels: tuple[str, ...]
     max_length: int
     preprocessing: Preprocessing
@@ -126,10 +151,10 @@ class BundleManifest:
             raise BundleError(
                 f"{MANIFEST_NAME}: format_version must be a positive integer, not {version!r}; {_REBUILD}"
             )
-        if version > FORMAT_VERSION:
+        if version > NEWEST_FORMAT_VERSION:
             raise BundleError(
                 f"{MANIFEST_NAME}: bundle format version {version} is newer than this runtime supports "
-                f"({FORMAT_VERSION}); upgrade edgeptm-runtime"
+                f"({NEWEST_FORMAT_VERSION}); upgrade edgeptm-runtime"
             )
         engine = _string(data, "engine")
         if engine not in ENGINES:
@@ -140,8 +165,19 @@ class BundleManifest:
         model_files = tuple(_paths(data, "model_files"))
         if not model_files:
             raise BundleError(f"{MANIFEST_NAME}: model_files is empty; {_REBUILD}")
-        tokenizer = _path(data.get("tokenizer"), "tokenizer")
-        for name in (*model_files, tokenizer):
+        preprocessing = _preprocessing(data.get("preprocessing"))
+        if preprocessing.text_input:
+            if version < TEXT_INPUT_FORMAT_VERSION:
+                raise BundleError(
+                    f"{MANIFEST_NAME}: a text-input bundle is format version {TEXT_INPUT_FORMAT_VERSION}, not "
+                    f"{version}; {_REBUILD}"
+                )
+            if data.get("tokenizer") is not None:
+                raise BundleError(f"{MANIFEST_NAME}: a text-input model takes no tokenizer; {_REBUILD}")
+            tokenizer = None
+        else:
+            tokenizer = _path(data.get("tokenizer"), "tokenizer")
+        for name in (*model_files, *([tokenizer] if tokenizer else [])):
             if name not in files:
                 raise BundleError(
                     f"{MANIFEST_NAME}: {name} is not listed in files, so it cannot be verified; {_REBUILD}"
@@ -156,7 +192,7 @@ class BundleManifest:
             tokenizer=tokenizer,
             labels=_labels(data.get("labels")),
             max_length=_positive_int(data.get("max_length"), "max_length"),
-            preprocessing=_preprocessing(data.get("preprocessing")),
+            preprocessing=preprocessing,
             operators=_operators(data.get("operators"), engine),
             requirements=tuple(_strings(data.get("requirements", []), "requirements")),
             files=files,
@@ -218,10 +254,19 @@ def _preprocessing(value: object) -> Preprocessing:
         raise BundleError(f"{MANIFEST_NAME}: preprocessing.pad_token_id must be an integer >= 0, not {pad!r}")
     inputs = _strings(data.get("inputs", list(INPUT_NAMES)), "preprocessing.inputs")
     unknown = [name for name in inputs if name not in INPUT_NAMES]
+    if tuple(inputs) == TEXT_INPUTS:
+        normalize = _strings(data.get("normalize", []), "preprocessing.normalize")
+        steps = [step for step in normalize if step not in NORMALIZERS]
+        if steps:
+            raise BundleError(
+                f"{MANIFEST_NAME}: preprocessing.normalize has {', '.join(steps)}, which this runtime does not "
+                f"know (it knows {', '.join(NORMALIZERS)}); upgrade edgeptm-runtime"
+            )
+        return Preprocessing(pad_token_id=0, inputs=TEXT_INPUTS, truncation=True, normalize=tuple(normalize))
     if unknown:
         raise BundleError(
             f"{MANIFEST_NAME}: preprocessing.inputs has {', '.join(unknown)}, which this runtime does not produce "
-            f"(it makes {', '.join(INPUT_NAMES)}); upgrade edgeptm-runtime"
+            f'(it makes {", ".join(INPUT_NAMES)}, or reads raw text with ["text"] alone); upgrade edgeptm-runtime'
         )
     truncation = data.get("truncation", True)
     if truncation is not True:
@@ -432,7 +477,7 @@ def write_bundle_manifest(
     labels: Sequence[str],
     max_length: int,
     model_files: Sequence[str] | None = None,
-    tokenizer: str = "tokenizer.json",
+    tokenizer: str | None = "tokenizer.json",
     preprocessing: Preprocessing | Mapping[str, Any] | None = None,
     operators: Mapping[str, int | str] | None = None,
     requirements: Sequence[str] | None = None,
@@ -441,10 +486,12 @@ def write_bundle_manifest(
     """Hash every file in ``folder`` and write its ``bundle.json``; returns what was written.
 
     Defaults: ``model_files`` the engine's usual names (:data:`MODEL_FILES`); ``preprocessing`` the
-    tokenizer's pad id and all three inputs; ``operators`` read from the model file
-    (:func:`model_operators`); ``requirements`` from :func:`default_requirements`. The file is
-    validated exactly as a device will read it, and written deterministically (sorted keys,
-    indent 2, trailing newline, atomic replace), so the same files give the same bytes.
+    tokenizer's pad id and all three inputs (a text-input model passes ``tokenizer=None`` and a
+    :class:`Preprocessing` with ``inputs=("text",)``: the bundle is then format version 2);
+    ``operators`` read from the model file (:func:`model_operators`); ``requirements`` from
+    :func:`default_requirements`. The file is validated exactly as a device will read it, and written
+    deterministically (sorted keys, indent 2, trailing newline, atomic replace), so the same files give
+    the same bytes.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -452,22 +499,27 @@ def write_bundle_manifest(
     if engine not in ENGINES:
         raise BundleError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
     model_files = list(model_files) if model_files is not None else list(MODEL_FILES[engine])
-    for entry in (*model_files, tokenizer):
+    needed = [*model_files, *([tokenizer] if tokenizer else [])]
+    for entry in needed:
         _path(entry, "model_files" if entry != tokenizer else "tokenizer")
     names = _folder_files(root)
-    missing = [f for f in (*model_files, tokenizer) if f not in names]
+    missing = [f for f in needed if f not in names]
     if missing:
         raise BundleError(f"{root}: no {', '.join(missing)}; put the model and tokenizer files in the folder first")
     if preprocessing is None:
         from edgeptm_runtime.encoding import Encoder
 
+        if tokenizer is None:
+            raise BundleError("a bundle without a tokenizer reads raw text: pass preprocessing with inputs ('text',)")
+
         preprocessing = Preprocessing(pad_token_id=Encoder(root / tokenizer, max_length).pad_id)
     prep = preprocessing.to_dict() if isinstance(preprocessing, Preprocessing) else dict(preprocessing)
+    text_input = tuple(prep.get("inputs", ())) == TEXT_INPUTS
     if operators is None:
         operators = model_operators(root, engine, model_files)
     data: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": TEXT_INPUT_FORMAT_VERSION if text_input else FORMAT_VERSION,
         "name": name,
         "engine": engine,
         "backend": backend,

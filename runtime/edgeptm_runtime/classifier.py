@@ -12,11 +12,12 @@ import numpy as np
 
 from edgeptm_runtime.archive import BundleDir
 from edgeptm_runtime.bundle import BundleManifest, read_manifest, resolve_inside, verify_files
-from edgeptm_runtime.encoding import INPUT_NAMES, Encoder, run_length_sorted
+from edgeptm_runtime.encoding import BatchEncoder, Encoder, run_length_sorted
 from edgeptm_runtime.engines import ENGINES, Engine, check_operators, open_engine
 from edgeptm_runtime.errors import BundleError, EngineError, TokenizerError
 from edgeptm_runtime.modelinfo import onnx_opsets
 from edgeptm_runtime.requirements import RequirementWarning, unmet_requirements
+from edgeptm_runtime.text import TextEncoder
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ def _texts(texts: Sequence[str]) -> list[str]:
 class Classifier:
     """An engine, its encoder and label names. :func:`load` builds one from a bundle.
 
+    The encoder is an :class:`~edgeptm_runtime.encoding.Encoder` (token ids) or, for a model that
+    tokenizes inside its graph, a :class:`~edgeptm_runtime.text.TextEncoder` (raw text).
+
     Build one directly to run any :class:`~edgeptm_runtime.engines.Engine` (the core's own
     artifacts, or a test double) with the same batching, prediction and serving code.
     """
@@ -59,7 +63,7 @@ class Classifier:
     def __init__(
         self,
         engine: Engine,
-        encoder: Encoder,
+        encoder: BatchEncoder,
         labels: Sequence[str],
         *,
         metadata: Mapping[str, Any] | None = None,
@@ -155,13 +159,9 @@ def load(path: str | Path, *, engine: str | None = None, threads: int | None = N
         model = check_engine(manifest, bundle.path, kind)
         for note in unmet_requirements(manifest.requirements, kind):
             warnings.warn(note, RequirementWarning, stacklevel=2)
-        encoder = Encoder(
-            resolve_inside(bundle.path, manifest.tokenizer),
-            manifest.max_length,
-            pad_id=manifest.preprocessing.pad_token_id,
-        )
+        encoder = make_encoder(manifest, bundle.path)
         runner = open_engine(kind, model, threads=threads)
-        unknown = [name for name in runner.input_names if name not in INPUT_NAMES]
+        unknown = [name for name in runner.input_names if name not in encoder.input_names]
         if unknown:
             runner.close()
             raise BundleError(
@@ -176,6 +176,16 @@ def load(path: str | Path, *, engine: str | None = None, threads: int | None = N
     return Classifier(
         runner, encoder, manifest.labels, metadata=manifest.to_dict(), path=bundle.path, on_close=bundle.cleanup
     )
+
+
+def make_encoder(manifest: BundleManifest, folder: Path) -> BatchEncoder:
+    """The bundle's encoder: its tokenizer, or the text normalization of a model that reads raw text."""
+    prep = manifest.preprocessing
+    if prep.text_input:
+        return TextEncoder(manifest.max_length, prep.normalize)
+    if manifest.tokenizer is None:  # from_dict refuses this; kept for bundles built by hand
+        raise BundleError("bundle.json: no tokenizer; rebuild the bundle with edgeptm")
+    return Encoder(resolve_inside(folder, manifest.tokenizer), manifest.max_length, pad_id=prep.pad_token_id)
 
 
 def check_engine(manifest: BundleManifest, folder: Path, engine: str) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -31,11 +31,30 @@ class TruncationWarning(UserWarning):
     """Input longer than the model's max length was truncated."""
 
 
+class BatchEncoder(Protocol):
+    """What batching needs of an encoder: :class:`Encoder` (token ids) or
+    :class:`~edgeptm_runtime.text.TextEncoder` (raw text, for models that tokenize in their graph)."""
+
+    max_length: int
+    pad_id: int
+    input_names: tuple[str, ...]
+
+    def tokenize(self, texts: Sequence[str], *, stacklevel: int = 2) -> Sequence[Any]: ...
+
+    def length(self, item: Any) -> int: ...
+
+    def pack(self, items: Sequence[Any], *, pad_to: int | None = None) -> Encoded: ...
+
+    def __call__(self, texts: Sequence[str], *, pad_to: int | None = None) -> Encoded: ...
+
+
 class Encoder:
     """Tokenize a batch of texts into padded numpy arrays.
 
     ``pad_id`` overrides the id found in the vocabulary (a bundle records the one it was measured with).
     """
+
+    input_names = INPUT_NAMES
 
     def __init__(self, tokenizer_file: Path, max_length: int, *, pad_id: int | None = None) -> None:
         from tokenizers import Tokenizer
@@ -78,6 +97,11 @@ class Encoder:
                 stacklevel=stacklevel,
             )
         return encodings
+
+    @staticmethod
+    def length(encoding: Encoding) -> int:
+        """An encoding's length in tokens (what length-sorted batching sorts by)."""
+        return len(encoding.ids)
 
     def pack(self, encodings: Sequence[Encoding], *, pad_to: int | None = None) -> Encoded:
         """Padded int64 arrays of ``encodings``: as wide as the longest (or ``pad_to``), at most max length."""
@@ -140,7 +164,7 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
 
 
 def run_length_sorted(
-    encoder: Encoder,
+    encoder: BatchEncoder,
     texts: Sequence[str],
     batch_size: int,
     run: Callable[[Encoded], np.ndarray],
@@ -156,7 +180,7 @@ def run_length_sorted(
     """
     encodings = encoder.tokenize(texts, stacklevel=stacklevel + 1)
     out: np.ndarray | None = None
-    for idx in length_batches([len(e.ids) for e in encodings], batch_size):
+    for idx in length_batches([encoder.length(e) for e in encodings], batch_size):
         rows = np.asarray(run(encoder.pack([encodings[i] for i in idx])))
         if rows.shape[0] != len(idx):
             raise ValueError(f"run returned {rows.shape[0]} rows for a batch of {len(idx)}")

@@ -135,7 +135,7 @@ def test_symlink_pointing_outside_is_refused(tiny_copy: Path, tmp_path: Path) ->
     [
         (
             {"format_version": 99},
-            r"^bundle\.json: bundle format version 99 is newer than this runtime supports \(1\); "
+            r"^bundle\.json: bundle format version 99 is newer than this runtime supports \(2\); "
             r"upgrade edgeptm-runtime$",
         ),
         ({"format": "something-else"}, "is not an edgeptm bundle"),

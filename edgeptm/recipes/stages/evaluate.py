@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from edgeptm.fsutil import write_json
+from edgeptm.manifest import TRANSFORMER
 from edgeptm.measure.coverage import DEFAULT_MAX_UNK_RATE
 from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
-from edgeptm.report.tables import evaluation_rows, markdown_table
+from edgeptm.report.tables import evaluation_rows, macro_f1_by_language, markdown_table
 from edgeptm.stage import RunContext, StageKind, StageResult
 
 
@@ -67,6 +68,13 @@ class Evaluate(StageKind):
             markdown_table(*evaluation_rows(result["evaluations"])),
             "",
         ]
+        if any(r.get("kind", TRANSFORMER) != TRANSFORMER for r in result["evaluations"]):
+            md += [
+                "Macro-F1 (%) per language, the baseline beside each model:",
+                "",
+                markdown_table(*macro_f1_by_language(result["evaluations"])),
+                "",
+            ]
         for r in result["evaluations"]:
             for group, label in (("in_language", "in-language"), ("zero_shot", "zero-shot")):
                 block = r.get("transfer", {}).get(group)

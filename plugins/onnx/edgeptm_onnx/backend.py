@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgeptm.backend import Availability, Backend, ExportResult, QuantizeRequest, Runner
-from edgeptm.encoding import Encoded, Encoder, runtime_errors
+from edgeptm.encoding import Encoded, Encoder, encoder_for, runtime_errors
 from edgeptm.errors import BackendError, ModelError
 from edgeptm.manifest import Manifest, copy_tokenizer
 from edgeptm_onnx.portable import STANDARD_DOMAIN, operator_domains, standard_graph
@@ -223,12 +223,13 @@ def _has_onnx_exporter() -> bool:
 
 class OnnxRunner(Runner):
     """The device runtime's onnxruntime engine (``edgeptm_runtime.engines.OnnxEngine``): what is measured here
-    is what a bundle runs on the device."""
+    is what a bundle runs on the device. A raw-text model (the TF-IDF baseline, manifest kind ``tfidf-linear``)
+    gets the runtime's text encoder instead of a tokenizer, as its bundle does."""
 
     def __init__(self, artifact: Path, manifest: Manifest, *, device: str, threads: int | None) -> None:
         from edgeptm_runtime.engines import OnnxEngine
 
-        super().__init__(manifest, Encoder.from_dir(artifact, manifest.max_length))
+        super().__init__(manifest, encoder_for(artifact, manifest))
         path = artifact / MODEL_FILE
         if not path.is_file():
             raise ModelError(f"{artifact}: no {MODEL_FILE}")
