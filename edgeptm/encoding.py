@@ -10,11 +10,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edgeptm.errors import ModelError
-from edgeptm_runtime.encoding import Encoded, TruncationWarning, fit_batch, fit_width, run_length_sorted
+from edgeptm_runtime.encoding import (
+    Encoded,
+    TruncationWarning,
+    fit_batch,
+    fit_width,
+    length_batches,
+    run_length_sorted,
+)
 from edgeptm_runtime.encoding import Encoder as _RuntimeEncoder
 from edgeptm_runtime.errors import EdgeptmRuntimeError
 
-__all__ = ["Encoded", "Encoder", "TruncationWarning", "fit_batch", "fit_width", "run_length_sorted", "runtime_errors"]
+__all__ = [
+    "Encoded",
+    "Encoder",
+    "TruncationWarning",
+    "fit_batch",
+    "fit_width",
+    "length_batches",
+    "run_length_sorted",
+    "runtime_errors",
+]
 
 
 @contextmanager
