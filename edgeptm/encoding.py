@@ -15,7 +15,9 @@ from edgeptm_runtime.encoding import (
     TruncationWarning,
     fit_batch,
     fit_width,
+    in_order_batches,
     length_batches,
+    padded_positions,
     run_length_sorted,
 )
 from edgeptm_runtime.encoding import Encoder as _RuntimeEncoder
@@ -27,7 +29,9 @@ __all__ = [
     "TruncationWarning",
     "fit_batch",
     "fit_width",
+    "in_order_batches",
     "length_batches",
+    "padded_positions",
     "run_length_sorted",
     "runtime_errors",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from edgeptm.backend import REFERENCE_BACKEND, Runner
 from edgeptm.data import Dataset, sample_evenly
+from edgeptm.encoding import Encoded, run_length_sorted
 from edgeptm.errors import ModelError
 from edgeptm.manifest import Comparison, Manifest, Validation, model_manifest
 from edgeptm.plugins import Plugins
@@ -25,13 +26,15 @@ def validation_texts(data: Dataset, n: int = VALIDATION_SIZE, *, exclude: Sequen
 
 
 def compare(runner: Runner, reference: Runner, texts: Sequence[str], batch_size: int = 16) -> Comparison:
-    """Max |Δlogit| and prediction agreement of ``runner`` vs ``reference`` on ``texts``."""
-    got, want = [], []
-    for i in range(0, len(texts), batch_size):
-        batch = reference.encode(texts[i : i + batch_size])
-        got.append(runner.predict(batch))
-        want.append(reference.predict(batch))
-    a, b = np.concatenate(got), np.concatenate(want)
+    """Max |Δlogit| and prediction agreement of ``runner`` vs ``reference`` on ``texts``: both run the very
+    same encoded batches (the reference's encoder, length-sorted like every edgeptm measurement)."""
+    width = len(reference.labels)
+
+    def both(batch: Encoded) -> np.ndarray:
+        return np.concatenate([runner.predict(batch), reference.predict(batch)], axis=1)
+
+    pairs = run_length_sorted(reference.encoder, texts, batch_size, both)
+    a, b = pairs[:, :width], pairs[:, width:]
     return {
         "max_abs_logit_diff": float(np.max(np.abs(a - b))),
         "agreement_pct": 100.0 * float(np.mean(a.argmax(-1) == b.argmax(-1))),
