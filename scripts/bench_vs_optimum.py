@@ -45,10 +45,11 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def quiet() -> object:
+def quiet() -> Iterator[None]:
     """Silence the libraries' progress bars and warnings while building."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
@@ -246,7 +247,7 @@ def optimum_onnx_engines(
         model = ORTModelForSequenceClassification.from_pretrained(
             folder, file_name=file, session_options=ort_session_options(threads), provider="CPUExecutionProvider"
         )
-        engines.append(ort_like_engine(name, model, folder, labels, ort_pipeline, f"ORTModel, optimum pipeline"))
+        engines.append(ort_like_engine(name, model, folder, labels, ort_pipeline, "ORTModel, optimum pipeline"))
     engines[1].how = f"ORTQuantizer {config_name}; optimum pipeline"
     return engines
 
@@ -321,14 +322,14 @@ def edgeptm_engines(
     rebuild: bool,
     quick: bool,
     skipped: list[str],
-) -> tuple[list[Engine], dict[str, dict[str, object]]]:
+) -> tuple[list[Engine], dict[str, dict[str, Any]]]:
     from edgeptm import deploy
     from edgeptm.encoding import TruncationWarning
     from edgeptm.measure.evaluate import predict_logits
     from edgeptm.plugins import get_plugins
 
     plugins = get_plugins()
-    info: dict[str, dict[str, object]] = {}
+    info: dict[str, dict[str, Any]] = {}
     for variant in edgeptm_variants(quick):
         backend = plugins.backends().get(variant.backend)
         if backend is None or not backend.availability().available:
@@ -384,7 +385,9 @@ def edgeptm_engines(
                     parts = [runner.predict(batch[i : i + REAL_BATCH]) for i in range(0, len(batch), REAL_BATCH)]  # type: ignore[attr-defined]
                 return np.concatenate(parts)
 
-            engines.append(Engine(name + " (unsorted)", "batches in the order given", fixed, unsorted, real_text_only=True))
+            engines.append(
+                Engine(name + " (unsorted)", "batches in the order given", fixed, unsorted, real_text_only=True)
+            )
     return engines, info
 
 
@@ -439,7 +442,7 @@ def read_texts(data: Path | None, n: int, quick: bool) -> Texts:
 
 
 def time_rounds(
-    engines: list[Engine], call: Callable[[Engine], object], rounds: int, per_round: int
+    engines: list[Engine], call: Callable[[Engine], np.ndarray], rounds: int, per_round: int
 ) -> dict[str, list[list[float]]]:
     """Seconds per call: ``rounds`` rounds, each running every engine ``per_round`` times in a rotated order."""
     times: dict[str, list[list[float]]] = {e.name: [] for e in engines}
@@ -457,6 +460,14 @@ def time_rounds(
                 got.append(time.perf_counter() - start)
             times[e.name].append(got)
     return times
+
+
+def on_texts(texts: list[str]) -> Callable[[Engine], np.ndarray]:
+    return lambda engine: engine.texts(texts)
+
+
+def on_batch(encoded: Encoded) -> Callable[[Engine], np.ndarray]:
+    return lambda engine: engine.fixed(encoded)
 
 
 def summarize(engines: list[Engine], times: dict[str, list[list[float]]]) -> list[Row]:
@@ -487,7 +498,9 @@ def f1_drops(row: Row, got: np.ndarray, want: np.ndarray, gold: list[int], langu
     """Macro-F1 (points) of torch minus this engine, overall and in the worst language."""
     from edgeptm.measure.metrics import macro_f1
 
-    row.f1_drop = 100 * (macro_f1(gold, want.argmax(-1).tolist(), n_labels) - macro_f1(gold, got.argmax(-1).tolist(), n_labels))
+    row.f1_drop = 100 * (
+        macro_f1(gold, want.argmax(-1).tolist(), n_labels) - macro_f1(gold, got.argmax(-1).tolist(), n_labels)
+    )
     worst, name = -1e9, ""
     for lang in sorted(set(languages)):
         idx = [i for i, x in enumerate(languages) if x == lang]
@@ -574,7 +587,9 @@ def versions() -> dict[str, str]:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", type=Path, help="fine-tuned save_pretrained folder (default: mBERT architecture, random)")
-    p.add_argument("--work", type=Path, help="artifact folder, reused by later runs (default runs/bench-vs-optimum/NAME)")
+    p.add_argument(
+        "--work", type=Path, help="artifact folder, reused by later runs (default runs/bench-vs-optimum/NAME)"
+    )
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="UMSAB folder for the real texts (else the sample)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5, quick 2)")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads of every engine (default 2)")
@@ -596,8 +611,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.model.name if args.model else "mbert-arch"
     work = (args.work or ROOT / "runs" / "bench-vs-optimum" / name).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    setup = Setup(str(args.model or "bert-base-multilingual-cased architecture, random weights"), args.threads,
-                  rounds, cpu, flags, versions(), loadavg())  # fmt: skip
+    setup = Setup(
+        str(args.model or "bert-base-multilingual-cased architecture, random weights"),
+        args.threads,
+        rounds,
+        cpu,
+        flags,
+        versions(),
+        loadavg(),
+    )
     model_dir = args.model.resolve() if args.model else build_default_model(work / "model")
     if not (model_dir / "config.json").is_file():
         print(f"Error: {model_dir}: no config.json; give a fine-tuned save_pretrained folder", file=sys.stderr)
@@ -606,7 +628,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = [config["id2label"][k] for k in sorted(config["id2label"], key=int)]
     picked = read_texts(args.data, n_real, args.quick)
     texts, languages, calibration, validation, source = (
-        picked.real, picked.languages, picked.calibration, picked.validation, picked.source
+        picked.real,
+        picked.languages,
+        picked.calibration,
+        picked.validation,
+        picked.source,
     )
     setup.real_texts, setup.real_source = len(texts), source
     gold = [labels.index(g) for g in picked.labels] if set(picked.labels) <= set(labels) else None
@@ -639,13 +665,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for setting in SETTINGS:
             timed = [e for e in engines if setting == "real-text" or not e.real_text_only]
             log(f"timing {setting}: {rounds} rounds x {len(timed)} engines")
-            if setting == "real-text":
-                times = time_rounds(timed, lambda e: e.texts(texts), rounds, per_round[setting])
-                outputs = {e.name: e.texts(texts) for e in timed}
-            else:
-                feed = inputs[setting]
-                times = time_rounds(timed, lambda e, feed=feed: e.fixed(feed), rounds, per_round[setting])
-                outputs = {e.name: np.asarray(e.fixed(feed), dtype=np.float32) for e in timed}
+            call = on_texts(texts) if setting == "real-text" else on_batch(inputs[setting])
+            times = time_rounds(timed, call, rounds, per_round[setting])
+            outputs = {e.name: np.asarray(call(e), dtype=np.float32) for e in timed}
             rows = summarize(timed, times)
             for row in rows:
                 fidelity(row, outputs[row.engine], outputs["torch fp32"])
@@ -662,18 +684,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("- CPU flags: " + ", ".join(f"{k.upper()} {'yes' if v else 'no'}" for k, v in flags.items()))
     print(f"- load average (1/5/15 min): before {setup.load_before}, after {setup.load_after}")
     print("- " + ", ".join(f"{k} {v}" for k, v in setup.libraries.items()))
-    print(f"- real text: {len(texts)} test texts of {source}, sampled evenly across languages, batches of {REAL_BATCH}; "
-          f"positions computed: {sorted_tokens} length-sorted vs {plain_tokens} in order "
-          f"({100 * (1 - sorted_tokens / plain_tokens):.0f}% less padding)")  # fmt: skip
+    print(
+        f"- real text: {len(texts)} test texts of {source}, sampled evenly across languages, batches of {REAL_BATCH}; "
+        f"positions computed: {sorted_tokens} length-sorted vs {plain_tokens} in order "
+        f"({100 * (1 - sorted_tokens / plain_tokens):.0f}% less padding)"
+    )
     for variant, info in built.items():
         if "weights" in info:
-            print(f"- {variant}: int8 weights {info['weights']['chosen']}: {info['weights']['reason']}")  # type: ignore[index]
-        for w in info.get("warnings", []) or []:  # type: ignore[union-attr]
+            print(f"- {variant}: int8 weights {info['weights']['chosen']}: {info['weights']['reason']}")
+        for w in info.get("warnings", []):
             print(f"- {variant}: warning: {w}")
     for s in setup.skipped:
         print(f"- skipped: {s}")
-    print("\n× Optimum int8: its median over this one's (above 1 is faster); paired: the median of that ratio "
-          "within each round. max |Δlogit| and agreement: vs torch fp32 on the same inputs.\n")  # fmt: skip
+    print(
+        "\n× Optimum int8: its median over this one's (above 1 is faster); paired: the median of that ratio "
+        "within each round. max |Δlogit| and agreement: vs torch fp32 on the same inputs.\n"
+    )
     for setting in SETTINGS:
         print(table(setting, results[setting], setting == "real-text" and gold is not None and args.model is not None))
         print()

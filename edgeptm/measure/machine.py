@@ -107,14 +107,15 @@ def _read_flags() -> tuple[set[str], str]:
         found = {flag for name, flag in SYSCTL_FLAGS.items() if name in out.split()}
         if found:
             return found, "sysctl"
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # numpy < 2
+    import importlib
+
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):  # numpy 2, numpy 1
         try:
-            from numpy.core._multiarray_umath import __cpu_features__ as features
-        except ImportError:
-            return set(), "unknown"
-    return {flag for name, flag in NUMPY_FLAGS.items() if features.get(name)}, "numpy"
+            features: dict[str, bool] = importlib.import_module(module).__cpu_features__
+        except (ImportError, AttributeError):
+            continue
+        return {flag for name, flag in NUMPY_FLAGS.items() if features.get(name)}, "numpy"
+    return set(), "unknown"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ class OnnxOptions(BaseModel):
         "as the best is kept (export_info.weights says which and why)",
     )
     selection_size: int = Field(
-        64, ge=1, description="int8/int8-portable with weight_type=auto: calibration texts the candidates are measured on"
+        64,
+        ge=1,
+        description="int8/int8-portable with weight_type=auto: calibration texts the candidates are measured on",
     )
     calibration_size: int | None = Field(
         None,

@@ -80,11 +80,29 @@ def test_without_vnni_the_fastest_candidate_as_accurate_as_the_best_is_chosen() 
     assert [c.weights for c in choice.candidates] == calls
 
     # 7-bit weights too coarse: u8 is the one that is as accurate as the best
-    assert pick([Candidate("s8", 0.05, 98.0, 64), Candidate("s8-reduce-range", 0.03, 99.0, 64),
-                 Candidate("u8", 0.01, 100.0, 64)], "avx2").chosen == "u8"  # fmt: skip
+    assert (
+        pick(
+            [
+                Candidate("s8", 0.05, 98.0, 64),
+                Candidate("s8-reduce-range", 0.03, 99.0, 64),
+                Candidate("u8", 0.01, 100.0, 64),
+            ],
+            "avx2",
+        ).chosen
+        == "u8"
+    )
     # no measurable saturation: the fast s8 stays
-    assert pick([Candidate("s8", 0.011, 100.0, 64), Candidate("s8-reduce-range", 0.02, 100.0, 64),
-                 Candidate("u8", 0.010, 100.0, 64)], "avx2").chosen == "s8"  # fmt: skip
+    assert (
+        pick(
+            [
+                Candidate("s8", 0.011, 100.0, 64),
+                Candidate("s8-reduce-range", 0.02, 100.0, 64),
+                Candidate("u8", 0.010, 100.0, 64),
+            ],
+            "avx2",
+        ).chosen
+        == "s8"
+    )
 
 
 def test_an_explicit_weight_type_wins_and_says_so() -> None:
@@ -111,15 +129,17 @@ def test_the_graph_holds_the_chosen_weights_and_the_manifest_says_why(
     validation = sample["eval"].texts[:16]
 
     on_cpu(VNNI)
-    vnni = deploy.quantize(plugins, onnx_fp32, tmp_path / "vnni", precision="int8", calibration=calibration,
-                           validation_texts=validation)  # fmt: skip
+    vnni = deploy.quantize(
+        plugins, onnx_fp32, tmp_path / "vnni", precision="int8", calibration=calibration, validation_texts=validation
+    )
     assert vnni.export_info["weights"]["chosen"] == "s8" and vnni.export_info["weights"]["candidates"] == []
     assert set(graph_weights(tmp_path / "vnni")) == {"int8"}
     assert "int8 weights: s8" in deploy.quantize_notes(vnni)[0]
 
     on_cpu(AVX2)
-    auto = deploy.quantize(plugins, onnx_fp32, tmp_path / "avx2", precision="int8", calibration=calibration,
-                           validation_texts=validation)  # fmt: skip
+    auto = deploy.quantize(
+        plugins, onnx_fp32, tmp_path / "avx2", precision="int8", calibration=calibration, validation_texts=validation
+    )
     info = auto.export_info["weights"]
     assert [c["weights"] for c in info["candidates"]] == ["s8", "s8-reduce-range", "u8"]
     assert all(c["n"] == len(calibration) for c in info["candidates"])
@@ -127,13 +147,21 @@ def test_the_graph_holds_the_chosen_weights_and_the_manifest_says_why(
     want = {"s8": {"int8"}, "s8-reduce-range": {"int8"}, "u8": {"uint8"}}[info["chosen"]]
     assert set(graph_weights(tmp_path / "avx2")) == want
 
-    u8 = deploy.quantize(plugins, onnx_fp32, tmp_path / "u8", precision="int8", options={"weight_type": "u8"},
-                         calibration=calibration, validation_texts=validation)  # fmt: skip
+    u8 = deploy.quantize(
+        plugins,
+        onnx_fp32,
+        tmp_path / "u8",
+        precision="int8",
+        options={"weight_type": "u8"},
+        calibration=calibration,
+        validation_texts=validation,
+    )
     assert set(graph_weights(tmp_path / "u8")) == {"uint8"} and u8.export_info["weights"]["candidates"] == []
     assert u8.validation is not None and u8.validation["agreement_pct"] > 80
 
-    deploy.quantize(plugins, onnx_fp32, tmp_path / "rr", precision="int8", options={"reduce_range": True},
-                    calibration=calibration)  # fmt: skip
+    deploy.quantize(
+        plugins, onnx_fp32, tmp_path / "rr", precision="int8", options={"reduce_range": True}, calibration=calibration
+    )
     low, high = quantized_weight_range(tmp_path / "rr")
     assert -64 <= low and high <= 64, "7-bit weights must fit where u8×s8 pairs cannot saturate"
     low8, high8 = quantized_weight_range(tmp_path / "vnni")
@@ -142,9 +170,16 @@ def test_the_graph_holds_the_chosen_weights_and_the_manifest_says_why(
 
 def test_contradicting_weight_options_are_refused(tmp_path: Path, plugins, onnx_fp32: Path) -> None:
     with pytest.raises(BackendError, match="contradict"):
-        deploy.quantize(plugins, onnx_fp32, tmp_path / "x", precision="int8",
-                        options={"reduce_range": True, "weight_type": "u8"})  # fmt: skip
+        deploy.quantize(
+            plugins, onnx_fp32, tmp_path / "x", precision="int8", options={"reduce_range": True, "weight_type": "u8"}
+        )
     assert not (tmp_path / "x").exists()
     with pytest.raises(BackendError, match="weight_type applies to int8"):
-        deploy.quantize(plugins, onnx_fp32, tmp_path / "y", precision="int8-static", calibration=["a b"],
-                        options={"weight_type": "u8"})  # fmt: skip
+        deploy.quantize(
+            plugins,
+            onnx_fp32,
+            tmp_path / "y",
+            precision="int8-static",
+            calibration=["a b"],
+            options={"weight_type": "u8"},
+        )
