@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from edgeptm.data import Dataset
-from edgeptm.encoding import Encoded, Encoder, TextEncoder, fit_batch, fit_width
+from edgeptm.encoding import Encoded, Encoder, TextEncoder, fit_batch, fit_width, run_length_sorted
 from edgeptm.errors import BackendError
 from edgeptm.manifest import Manifest
 
@@ -120,6 +120,18 @@ class Runner(ABC):
             chunk = fit_batch({k: v[start : start + rows] for k, v in encoded.items()}, rows)
             chunks.append(np.asarray(self.run(chunk), dtype=np.float32)[: min(rows, n - start)])
         return np.concatenate(chunks)
+
+    def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Logits ``[len(texts), num_labels]`` (float32) for any number of texts, in order.
+
+        Tokenized once and run in batches of similar token length, each padded only to its own longest
+        item (:func:`~edgeptm_runtime.encoding.run_length_sorted`, as a bundle's ``Classifier.logits``):
+        the one batching every edgeptm measurement uses, so what is measured is what ships."""
+        if isinstance(texts, str):
+            raise TypeError("logits() takes a list of texts, not a single string")
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return run_length_sorted(self.encoder, texts, batch_size, self.predict, stacklevel=3)
 
     @abstractmethod
     def run(self, encoded: Encoded) -> np.ndarray:

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeptm.errors import ModelError
-from edgeptm_runtime.encoding import Encoded, TruncationWarning, fit_batch, fit_width, run_length_sorted
+from edgeptm_runtime.encoding import (
+    Encoded,
+    TruncationWarning,
+    fit_batch,
+    fit_width,
+    in_order_batches,
+    length_batches,
+    padded_positions,
+    run_length_sorted,
+)
 from edgeptm_runtime.encoding import Encoder as _RuntimeEncoder
 from edgeptm_runtime.errors import EdgeptmRuntimeError
 from edgeptm_runtime.text import TextEncoder
@@ -27,6 +36,9 @@ __all__ = [
     "TruncationWarning",
     "fit_batch",
     "fit_width",
+    "in_order_batches",
+    "length_batches",
+    "padded_positions",
     "run_length_sorted",
     "runtime_errors",
 ]

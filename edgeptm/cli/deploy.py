@@ -133,6 +133,8 @@ def quantize(
         force=force,
     )
     click.echo(texts.describe(manifest.export_info.get("calibration_texts")), err=True)
+    for line in deploy.quantize_notes(manifest):
+        click.echo(line, err=True)
     print_artifact(out, manifest)
 
 

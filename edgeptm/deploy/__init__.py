@@ -2,7 +2,7 @@
 backend owns them."""
 
 from edgeptm.deploy.export import export
-from edgeptm.deploy.quantize import QuantizeTexts, quantize, quantize_texts
+from edgeptm.deploy.quantize import QuantizeTexts, quantize, quantize_notes, quantize_texts
 from edgeptm.deploy.runners import artifact_manifest, load_runner
 from edgeptm.deploy.validate import QualityGate, compare, validation_texts
 from edgeptm.manifest import Validation
@@ -16,6 +16,7 @@ __all__ = [
     "export",
     "load_runner",
     "quantize",
+    "quantize_notes",
     "quantize_texts",
     "validation_texts",
 ]

@@ -78,6 +78,13 @@ def quantize_texts(
     )
 
 
+def quantize_notes(manifest: Manifest) -> list[str]:
+    """What the backend said about the variant it made, one line each: its ``export_info["notes"]`` (e.g. which
+    int8 weights it chose and why) and ``export_info["warnings"]`` (e.g. int8 cannot be faster on this CPU)."""
+    info = manifest.export_info
+    return [str(n) for n in info.get("notes", [])] + [f"Warning: {w}" for w in info.get("warnings", [])]
+
+
 def quantize(
     plugins: Plugins,
     artifact: Path,

@@ -14,6 +14,7 @@ import numpy as np
 
 from edgeptm.backend import REFERENCE_BACKEND, Runner
 from edgeptm.data import Dataset, Example, sample_evenly
+from edgeptm.encoding import Encoded, run_length_sorted
 from edgeptm.errors import ModelError, QualityError
 from edgeptm.manifest import Manifest, Validation, model_manifest
 from edgeptm.plugins import Plugins
@@ -89,18 +90,20 @@ def compare(
     batch_size: int = 16,
     labels: Sequence[str] | None = None,
 ) -> Validation:
-    """Max |Δlogit| and prediction agreement of ``runner`` vs ``reference`` on ``texts``; with ``labels``
-    (the texts' true labels, all among the model's) also both accuracies and the drop in points."""
+    """Max |Δlogit| and prediction agreement of ``runner`` vs ``reference`` on ``texts``: both run the very
+    same encoded batches (the reference's encoder, length-sorted like every edgeptm measurement). With
+    ``labels`` (the texts' true labels, all among the model's) also both accuracies and the drop in points."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     if not texts:
         raise ModelError("no validation texts: agreement can't be measured on nothing")
-    got, want = [], []
-    for i in range(0, len(texts), batch_size):
-        batch = reference.encode(texts[i : i + batch_size])
-        got.append(runner.predict(batch))
-        want.append(reference.predict(batch))
-    a, b = np.concatenate(got), np.concatenate(want)
+    width = len(reference.labels)
+
+    def both(batch: Encoded) -> np.ndarray:
+        return np.concatenate([runner.predict(batch), reference.predict(batch)], axis=1)
+
+    pairs = run_length_sorted(reference.encoder, texts, batch_size, both)
+    a, b = pairs[:, :width], pairs[:, width:]
     result: Validation = {
         "max_abs_logit_diff": float(np.max(np.abs(a - b))),
         "agreement_pct": 100.0 * float(np.mean(a.argmax(-1) == b.argmax(-1))),

@@ -14,7 +14,7 @@ from edgeptm.backend import REFERENCE_BACKEND, Runner
 from edgeptm.data import Dataset, LabelMap
 from edgeptm.data.languages import canonical_language
 from edgeptm.deploy import artifact_manifest, load_runner
-from edgeptm.encoding import TruncationWarning, run_length_sorted
+from edgeptm.encoding import TruncationWarning
 from edgeptm.errors import DataError, ModelError
 from edgeptm.measure.coverage import DEFAULT_MAX_UNK_RATE, Coverage, CoverageJSON, by_language, measure_coverage
 from edgeptm.measure.metrics import Agreement, Report, agreement, classification_report
@@ -45,13 +45,11 @@ class Evaluation(Report):
 
 
 def predict_logits(runner: Runner, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-    """Logits for ``texts`` in order: tokenized once, run in batches of similar token length, each padded
-    only to its own longest item (the device runtime's :func:`~edgeptm_runtime.encoding.run_length_sorted`)."""
-    if not texts:
-        return np.zeros((0, len(runner.labels)), dtype=np.float32)
+    """Logits for ``texts`` in order, in length-sorted batches (:meth:`Runner.logits`), truncation warnings
+    silenced (a measurement truncates like the device does)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
-        return run_length_sorted(runner.encoder, texts, batch_size, runner.predict).astype(np.float32, copy=False)
+        return runner.logits(texts, batch_size)
 
 
 def check_labels(artifact: Path, labels: list[str], data: Dataset) -> LabelMap:

@@ -92,11 +92,10 @@ class Kit:
         return self._reference
 
     def predict(self, runner: Runner, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        """Logits in batches of texts, truncation warnings silenced."""
+        """Logits in length-sorted batches of texts (:meth:`Runner.logits`), truncation warnings silenced."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TruncationWarning)
-            parts = [runner.predict(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, len(runner.labels)), np.float32)
+            return runner.logits(list(texts), batch_size)
 
     def artifact(self, backend: Backend, precision: str) -> Path:
         """The artifact of ``backend`` at ``precision``, built once (a failure is re-raised each time)."""

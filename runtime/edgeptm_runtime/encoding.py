@@ -163,6 +163,19 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def in_order_batches(n: int, batch_size: int) -> list[np.ndarray]:
+    """Row indices in consecutive batches of ``batch_size``, in the order given: what plain batching does."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    return [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def padded_positions(lengths: Sequence[int], batches: Sequence[np.ndarray]) -> int:
+    """Token positions a model computes when each batch is padded to its own longest row: the cost
+    that :func:`length_batches` lowers against :func:`in_order_batches`."""
+    return int(sum(len(b) * max(lengths[i] for i in b) for b in batches if len(b)))
+
+
 def run_length_sorted(
     encoder: BatchEncoder,
     texts: Sequence[str],

@@ -67,6 +67,8 @@ class Quantize(StageKind):
             force=True,  # the run folder is edgeptm's; check_output still refuses anything else
         )
         ctx.log(f"  {texts.describe(manifest.export_info.get('calibration_texts'))}")
+        for line in deploy.quantize_notes(manifest):
+            ctx.log(f"  {line}")
         return {"manifest": manifest.model_dump(mode="json")}
 
 

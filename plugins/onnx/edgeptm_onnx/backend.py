@@ -17,6 +17,7 @@ from edgeptm.encoding import Encoded, Encoder, encoder_for, runtime_errors
 from edgeptm.errors import BackendError, ModelError
 from edgeptm.manifest import Manifest, copy_tokenizer
 from edgeptm_onnx.portable import STANDARD_DOMAIN, operator_domains, standard_graph
+from edgeptm_onnx.weights import Candidate, WeightChoice, WeightType, choose_weights, quant_settings
 
 MODEL_FILE = "model.onnx"
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
@@ -32,7 +33,22 @@ class OnnxOptions(BaseModel):
     opset: int | None = Field(None, ge=11, description="ONNX opset for export (default: optimum's choice)")
     optimize: bool = Field(True, description="apply ORT transformer fusions (attention, layer norm, GELU)")
     per_channel: bool = Field(True, description="int8: one scale per output channel of each weight")
-    reduce_range: bool = Field(False, description="int8: 7-bit weights, avoids U8S8 saturation on AVX2 without VNNI")
+    reduce_range: bool = Field(
+        False,
+        description="7-bit weights, avoids U8S8 saturation on AVX2 without VNNI (for int8/int8-portable the same as "
+        "weight_type=s8-reduce-range)",
+    )
+    weight_type: Literal["auto", "s8", "u8", "s8-reduce-range"] = Field(
+        "auto",
+        description="int8/int8-portable weights. auto: s8 where the CPU has VNNI or AMX (or is not x86); without "
+        "them s8, u8 and 7-bit s8 are measured against fp32 on the calibration texts and the fastest as accurate "
+        "as the best is kept (export_info.weights says which and why)",
+    )
+    selection_size: int = Field(
+        64,
+        ge=1,
+        description="int8/int8-portable with weight_type=auto: calibration texts the candidates are measured on",
+    )
     calibration_size: int | None = Field(
         None,
         ge=1,
@@ -138,6 +154,8 @@ class OnnxBackend(Backend):
             raise BackendError(f"{artifact}: quantize an fp32 ONNX artifact, not a {manifest.precision} one")
         if precision == "fp32":
             raise BackendError("precision fp32 is what `edgeptm export` makes; quantize to int8 or int8-static")
+        if precision == "int8-static" and options.weight_type != "auto":
+            raise BackendError("option weight_type applies to int8 and int8-portable; int8-static takes reduce_range")
         if options.nodes_to_exclude and precision != "int8-static":
             raise BackendError(f"option nodes_to_exclude applies to precision int8-static, not {precision}")
         with tempfile.TemporaryDirectory(dir=out) as work:
@@ -159,19 +177,29 @@ class OnnxBackend(Backend):
                     ),
                 )
             else:
-                info = self._quantize_dynamic(Path(artifact), out, Path(work), precision, options, manifest)
+                info = self._quantize_dynamic(
+                    Path(artifact), out, Path(work), precision, options, manifest, list(request.calibration)
+                )
         copy_tokenizer(artifact, out)
         return ExportResult([MODEL_FILE], info)
 
     @staticmethod
     def _quantize_dynamic(
-        artifact: Path, out: Path, work: Path, precision: str, options: OnnxOptions, manifest: Manifest
+        artifact: Path,
+        out: Path,
+        work: Path,
+        precision: str,
+        options: OnnxOptions,
+        manifest: Manifest,
+        texts: list[str],
     ) -> dict[str, Any]:
-        """int8 and int8-portable: weights int8, activations quantized at run time (no calibration)."""
+        """int8 and int8-portable: weights int8, activations quantized at run time (no calibration).
+
+        Which int8 weights (s8, u8, 7-bit s8) is chosen for this CPU by :func:`edgeptm_onnx.weights.choose_weights`."""
         import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
+        from edgeptm.measure.machine import cpu_features
         from edgeptm_onnx.static import count_float_matmuls
 
         source = artifact / MODEL_FILE
@@ -180,14 +208,41 @@ class OnnxBackend(Backend):
             source, reexported = standard_graph(artifact, manifest, work, opset=options.opset)
         prepped = work / "prepped.onnx"
         quant_pre_process(str(source), str(prepped), skip_optimization=True, skip_symbolic_shape=True)
-        quantize_dynamic(
-            prepped,
-            out / MODEL_FILE,
-            per_channel=options.per_channel,
-            reduce_range=options.reduce_range,
-            weight_type=QuantType.QInt8,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
+        requested = _requested_weights(options)
+        candidates: dict[str, Path] = {}
+
+        def build(weights: WeightType) -> Path:
+            if weights not in candidates:
+                candidates[weights] = _dynamic(prepped, work / f"{weights}.onnx", weights, options.per_channel)
+            return candidates[weights]
+
+        sample = texts[: options.selection_size]
+        encoder = Encoder.from_dir(artifact, manifest.max_length)
+        reference: list[np.ndarray] = []
+
+        def measure(weights: WeightType) -> Candidate:
+            if not reference:
+                reference.append(_logits(source, encoder, sample))
+            want, got = reference[0], _logits(build(weights), encoder, sample)
+            return Candidate(
+                weights,
+                float(np.max(np.abs(got - want))),
+                100.0 * float(np.mean(got.argmax(-1) == want.argmax(-1))),
+                len(sample),
+            )
+
+        cpu = cpu_features()
+        if requested == "auto" and not texts and cpu.int8_saturates:
+            choice = WeightChoice(
+                "s8-reduce-range",
+                f"{cpu.describe()}: s8 may saturate and there are no calibration texts to measure it on; "
+                "7-bit s8 cannot saturate and keeps the fast kernel",
+                cpu.describe(),
+                [],
+            )
+        else:
+            choice = choose_weights(cpu, measure, requested=requested)
+        build(choice.chosen).replace(out / MODEL_FILE)
         # Recorded, not enforced: dynamic int8 quantizes the products that have a weight operand, and the
         # activation x activation ones (QK^T, probabilities.V) of an unfused graph stay float.
         count = count_float_matmuls(onnx.load(str(out / MODEL_FILE), load_external_data=False).graph)
@@ -196,6 +251,8 @@ class OnnxBackend(Backend):
             "calibration_texts": 0,
             "matmuls": count.total,
             "float_matmuls": count.floats,
+            "weights": choice.to_info(),
+            "notes": [f"int8 weights: {choice.chosen} ({choice.reason})"],
         }
         if precision == "int8-portable":
             domains = operator_domains(out / MODEL_FILE)
@@ -211,6 +268,40 @@ class OnnxBackend(Backend):
         self.check_precision(manifest.precision)
         self.check_device(device)
         return OnnxRunner(Path(artifact), manifest, device=device, threads=threads)
+
+
+def _requested_weights(options: OnnxOptions) -> WeightType | Literal["auto"]:
+    """The weight type the options ask for; ``reduce_range=true`` alone means 7-bit s8."""
+    if not options.reduce_range:
+        return options.weight_type
+    if options.weight_type not in ("auto", "s8-reduce-range"):
+        raise BackendError(
+            f"options reduce_range=true and weight_type={options.weight_type} contradict each other; give one"
+        )
+    return "s8-reduce-range"
+
+
+def _dynamic(source: Path, dst: Path, weights: WeightType, per_channel: bool) -> Path:
+    """Dynamic int8 of ``source`` with ``weights`` into ``dst``."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    weight_type, reduce_range = quant_settings(weights)
+    quantize_dynamic(
+        source,
+        dst,
+        per_channel=per_channel,
+        reduce_range=reduce_range,
+        weight_type=getattr(QuantType, weight_type),
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    return dst
+
+
+def _logits(model: Path, encoder: Encoder, texts: list[str]) -> np.ndarray:
+    from edgeptm_onnx.static import logits, session
+
+    return logits(session(model), encoder, texts)
 
 
 def _has_onnx_exporter() -> bool:

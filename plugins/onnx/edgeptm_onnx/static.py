@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeptm.encoding import Encoder
+from edgeptm.encoding import Encoder, run_length_sorted
 from edgeptm.errors import BackendError
 
 if TYPE_CHECKING:
@@ -366,13 +366,13 @@ def session(model: Path | bytes) -> Any:
 
 
 def logits(sess: Any, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-    """Logits of an onnxruntime session for texts, in batches of 16."""
+    """Logits of an onnxruntime session for texts, in length-sorted batches of 16 (in the order of ``texts``)."""
     names = {i.name for i in sess.get_inputs()}
-    out = []
-    for start in range(0, len(texts), BATCH):
-        feed = {k: v for k, v in encoder(texts[start : start + BATCH]).items() if k in names}
-        out.append(np.asarray(sess.run(None, feed)[0], dtype=np.float32))
-    return np.concatenate(out)
+
+    def run(encoded: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(sess.run(None, {k: v for k, v in encoded.items() if k in names})[0], dtype=np.float32)
+
+    return run_length_sorted(encoder, texts, BATCH, run)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgeptm.data import Dataset, LabelMap, sample_evenly
-from edgeptm.encoding import Encoder
+from edgeptm.encoding import Encoder, length_batches
 from edgeptm.errors import BackendError
 from edgeptm.manifest import Manifest
 from edgeptm.measure.metrics import macro_f1
@@ -90,11 +90,11 @@ def _with_accuracy_control(
     picked = sample_evenly(evaluation, options.eval_size) if options.eval_size else evaluation.examples
     subset = Dataset(list(picked), evaluation.source, [evaluation.source] * len(picked))
     gold = LabelMap(manifest.labels).encode(subset, "eval")
-    order = sorted(range(len(subset)), key=lambda i: len(subset.examples[i].text))
+    # Batches of similar token length, each padded to its own longest (the runtime's length_batches).
+    tokens = encoder.tokenize(subset.texts)
     batches = []
-    for start in range(0, len(order), EVAL_BATCH):
-        idx = order[start : start + EVAL_BATCH]
-        encoded = encoder([subset.examples[i].text for i in idx])
+    for idx in length_batches([len(t.ids) for t in tokens], EVAL_BATCH):
+        encoded = encoder.pack([tokens[i] for i in idx])
         batches.append(({k: v for k, v in encoded.items() if k in names}, [gold[i] for i in idx]))
     n_labels = len(manifest.labels)
 
