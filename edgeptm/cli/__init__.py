@@ -5,6 +5,7 @@
 * :mod:`.deploy`: ``export``, ``quantize``, ``bundle``
 * :mod:`.measure`: ``evaluate``, ``bench``, ``robustness``
 * :mod:`.recipes`: ``run``, ``recipes validate``
+* :mod:`.tune`: ``profiles``, ``tune``
 
 Plugins add commands through ``edgeptm_register_commands``.
 """
@@ -38,7 +39,7 @@ def cli() -> None:
 
 def register_all(group: click.Group) -> click.Group:
     """Add the core commands and the plugins' commands to ``group``."""
-    from edgeptm.cli import backends, deploy, measure, recipes, train
+    from edgeptm.cli import backends, deploy, measure, recipes, train, tune
     from edgeptm.plugins import get_plugins
 
     for command in (
@@ -54,6 +55,8 @@ def register_all(group: click.Group) -> click.Group:
         train.pretrain,
         train.trim_vocab,
         measure.robustness,
+        tune.profiles,
+        tune.tune,
     ):
         group.add_command(command)
     get_plugins().register_commands(group)

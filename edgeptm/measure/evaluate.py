@@ -16,6 +16,7 @@ from edgeptm.data.languages import canonical_language
 from edgeptm.deploy import artifact_manifest, load_runner
 from edgeptm.encoding import TruncationWarning, run_length_sorted
 from edgeptm.errors import DataError
+from edgeptm.measure.bootstrap import Interval, intervals
 from edgeptm.measure.metrics import Agreement, Report, agreement, classification_report
 from edgeptm.plugins import Plugins
 
@@ -36,6 +37,8 @@ class Evaluation(Report):
     precision: str
     transfer: NotRequired[Transfer]
     agreement: NotRequired[Agreement]
+    intervals: NotRequired[dict[str, Interval]]
+    """Bootstrap 95% intervals of macro-F1: ``all`` and each language (seeded, see :mod:`~edgeptm.measure.bootstrap`)."""
     name: NotRequired[str]
 
 
@@ -92,6 +95,7 @@ def evaluate(
         "precision": manifest.precision,
         "overall": report["overall"],
         "per_language": report["per_language"],
+        "intervals": intervals(gold, pred, data.languages, len(labels.names)),
     }
     if train_languages is not None:
         result["transfer"] = transfer_split(gold, pred, data.languages, train_languages, len(labels.names))
