@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip
-PACKAGES = -e runtime -e '.[train,dev]' -e plugins/torch -e 'plugins/onnx[export]' -e 'plugins/openvino[export]' \
+PACKAGES = -e runtime -e '.[train,dev,report]' -e plugins/torch -e 'plugins/onnx[export]' -e 'plugins/openvino[export]' \
 	-e plugins/cuda -e examples/edgeptm-numpy
 # torch-xla pins torch to its own minor version, so the xla backend gets its own environment:
 # the project's constraints with torch swapped for this pair (a ~4 GB download, once).

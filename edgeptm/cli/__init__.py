@@ -6,6 +6,7 @@
 * :mod:`.measure`: ``evaluate``, ``bench``, ``robustness``
 * :mod:`.recipes`: ``run``, ``recipes validate``
 * :mod:`.baseline`: ``baseline``
+* :mod:`.tune`: ``profiles``, ``tune``
 
 Plugins add commands through ``edgeptm_register_commands``.
 """
@@ -94,7 +95,7 @@ def cli(verbose: bool) -> None:
 
 def register_all(group: click.Group) -> click.Group:
     """Add the core commands and the plugins' commands to ``group``."""
-    from edgeptm.cli import backends, baseline, deploy, measure, recipes, train
+    from edgeptm.cli import backends, baseline, deploy, measure, recipes, train, tune
     from edgeptm.plugins import get_plugins
 
     for command in (
@@ -111,6 +112,8 @@ def register_all(group: click.Group) -> click.Group:
         train.trim_vocab,
         measure.robustness,
         baseline.baseline,
+        tune.profiles,
+        tune.tune,
     ):
         group.add_command(command)
     get_plugins().register_commands(group)

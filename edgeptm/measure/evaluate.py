@@ -16,6 +16,7 @@ from edgeptm.data.languages import canonical_language
 from edgeptm.deploy import artifact_manifest, load_runner
 from edgeptm.encoding import TruncationWarning
 from edgeptm.errors import DataError, ModelError
+from edgeptm.measure.bootstrap import Interval, intervals
 from edgeptm.measure.coverage import DEFAULT_MAX_UNK_RATE, Coverage, CoverageJSON, by_language, measure_coverage
 from edgeptm.measure.metrics import Agreement, Report, agreement, classification_report
 from edgeptm.plugins import Plugins
@@ -41,6 +42,8 @@ class Evaluation(Report):
     agreement: NotRequired[Agreement]
     coverage: NotRequired[CoverageJSON]
     """The artifact's tokenizer on the data, per language (unknown tokens, tokens per word)."""
+    intervals: NotRequired[dict[str, Interval]]
+    """Bootstrap 95% intervals of macro-F1: ``all`` and each language (seeded, see :mod:`~edgeptm.measure.bootstrap`)."""
     name: NotRequired[str]
 
 
@@ -101,6 +104,7 @@ def evaluate(
         "overall": report["overall"],
         "per_language": report["per_language"],
         "coverage": coverage.to_json(),
+        "intervals": intervals(gold, pred, data.languages, len(labels.names)),
     }
     if train_languages is not None:
         result["transfer"] = transfer_split(gold, pred, data.languages, train_languages, len(labels.names))

@@ -97,6 +97,37 @@ def write_summary(
         markdown_table(["stage", "seconds (this run)"], [[k, v] for k, v in summary["stages"].items()]),
         "",
     ]
+    md[md.index(f"Model: `{recipe.model}`") + 2 : md.index(f"Model: `{recipe.model}`") + 2] = _headline(recipe, summary)
     write_json(Path(out) / "summary.json", summary)
     atomic_write_text(Path(out) / "summary.md", "\n".join(md))
+    atomic_write_text(Path(out) / "report.html", _html(recipe, summary, results))
     return summary
+
+
+def _variant(recipe: Recipe) -> str | None:
+    """The run's headline variant: what it bundles (the last bundle stage's source), else the last evaluated."""
+    bundled = [s.from_ for s in recipe.stages if s.stage == "bundle" and getattr(s, "from_", None)]
+    return bundled[-1] if bundled else None
+
+
+def _headline(recipe: Recipe, summary: dict[str, Any]) -> list[str]:
+    from edgeptm.report.headline import from_run, from_tune
+
+    tunes = list((summary.get("tune") or {}).values())
+    h = (
+        from_tune(tunes[0])
+        if tunes
+        else from_run(summary.get("evaluation") or [], summary.get("bench") or [], _variant(recipe))
+    )
+    if h is None:
+        return []
+    return [f"**{h.text()}**", ""] + ([f"Latency: {h.timing}.", ""] if h.timing else [])
+
+
+def _html(recipe: Recipe, summary: dict[str, Any], results: dict[str, Any]) -> str:
+    from edgeptm.report.html import run_report
+
+    folders = [
+        Path(r["report"]) for r in results.values() if isinstance(r, dict) and "robustness" in r and r.get("report")
+    ]
+    return run_report(recipe.name, recipe.description, summary, _variant(recipe), folders[0] if folders else None)

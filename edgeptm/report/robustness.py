@@ -290,12 +290,14 @@ def _slug(name: str, taken: set[str]) -> str:
 
 def write_report(out: Path, result: Mapping[str, Any]) -> list[str]:
     """Write ``report.json``, ``report.md`` and the heatmaps into ``out`` (replaced atomically); return file names."""
+    from edgeptm.report import charts
     from edgeptm.report.plots import draw
 
     taken: set[str] = set()
     images: dict[str, str] = {}
+    plots = charts.available()  # without the report extra: the tables alone
     with atomic_dir(Path(out), kind="report") as tmp:
-        for art in result["artifacts"]:
+        for art in result["artifacts"] if plots else []:
             rows, cols, drop = matrix(result, art, "macro_f1_drop")
             _, _, flip = matrix(result, art, "flip_rate")
             _, _, retokenized = matrix(result, art, "tokens_changed")
@@ -313,7 +315,7 @@ def write_report(out: Path, result: Mapping[str, Any]) -> list[str]:
                 blank=blanks(result, art),
             )
             images[art["name"]] = name
-        for diff in result["differences"]:
+        for diff in result["differences"] if plots else []:
             rows, cols, drop = diff_matrix(result, diff, "macro_f1_drop")
             _, _, flip = diff_matrix(result, diff, "flip_rate")
             key = f"{diff['artifact']} vs {diff['baseline']}"

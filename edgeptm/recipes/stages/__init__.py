@@ -25,7 +25,18 @@ def builtin_kinds() -> list:
     return kinds
 
 
-ORDER = ["finetune", "export", "quantize", "evaluate", "bench", "robustness", "pretrain", "trim_vocab", "bundle"]
+ORDER = [
+    "finetune",
+    "export",
+    "quantize",
+    "evaluate",
+    "bench",
+    "robustness",
+    "pretrain",
+    "trim_vocab",
+    "bundle",
+    "tune",
+]
 """Kinds listed first in schema errors, in the order users meet them; new modules follow."""
 
 

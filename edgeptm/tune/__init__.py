@@ -1,0 +1,28 @@
+"""Choose a deployment variant for a device: a search over backend × precision × options × model
+transforms, accuracy first (per language), then latency and memory, then the Pareto choice.
+
+Modules: :mod:`.space` (the search space, typed :class:`~.space.Candidate` specs and the registry
+of dimensions and transforms), :mod:`.build` (each build step once, in a content-keyed cache),
+:mod:`.pareto` (the front and the choice), :mod:`.result` (typed results), :mod:`.search` (the
+loop), :mod:`.render` (text and Markdown).
+
+Adding a dimension
+------------------
+A dimension is a list of values in :class:`~.space.SearchSpace` and one registered object that
+turns a candidate into its variant for a value:
+
+* **a backend option** (``calibration`` → ``calibrate_method`` of int8-static, ``u8``/``reduce_range``):
+  add the field to ``SearchSpace`` and call :func:`~.space.register_dimension` with an
+  :class:`~.space.OptionDimension` naming the backend option and the precisions it applies to.
+  Candidates where it does not apply keep their default, and duplicates are dropped, so the space
+  stays as small as it can.
+* **a model transform** applied to the torch model before export (vocabulary trimming today; a
+  ``distill`` student with fewer layers): add the field to ``SearchSpace`` and register a
+  :class:`~.space.Transform` (``label``, ``config`` for the cache key, and ``build(model, value, out,
+  inputs)`` writing a torch classifier folder at ``out``). The build cache keys it by its source,
+  its config and the training data, so each is built once.
+* **another kind of candidate** (a TF-IDF ``baseline`` that is itself an ONNX artifact): register a
+  :class:`~.space.Transform` whose ``build`` writes that artifact's source model, or extend
+  :func:`~.build.BuildCache.artifact` with a step; the search, limits, front and report only read
+  :class:`~.result.CandidateResult`.
+"""

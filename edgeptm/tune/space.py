@@ -1,0 +1,264 @@
+"""The search space and its candidates: typed specs made from a :class:`SearchSpace` and a profile.
+
+A :class:`Candidate` is what to build (backend, device, precision, backend options, model
+transforms, ``max_length``), not how. Dimensions and transforms are registered by name (see
+:mod:`edgeptm.tune`), so a new one plugs in without changing the search.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from edgeptm.backend import Backend
+    from edgeptm.data import Dataset
+    from edgeptm.profiles import DeviceProfile
+
+
+class SearchSpace(BaseModel):
+    """What to try. ``backends`` and ``precisions`` default to the profile's backends and every
+    precision each supports; each other field lists the values of one dimension."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backends: list[str] | None = Field(None, description="BACKEND or BACKEND:DEVICE (default: the profile's)")
+    precisions: list[str] | None = Field(None, description="default: every precision of each backend")
+    per_channel: list[bool] = Field([True], min_length=1, description="int8: a scale per output channel")
+    calibration: list[str] = Field(["minmax"], min_length=1, description="int8-static: calibrate_method")
+    trim_vocab: list[bool] = Field([False], min_length=1, description="trim the vocabulary to the training text")
+    max_length: list[int | None] = Field([None], min_length=1, description="export max_length (null: the model's)")
+    static_shapes: list[bool] = Field([False], min_length=1, description="compile for fixed shapes (OpenVINO)")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One deployment variant to build and measure."""
+
+    backend: str
+    device: str | None
+    precision: str
+    export_precision: str
+    options: tuple[tuple[str, Any], ...] = ()
+    """Backend options, sorted by name (the dimensions that apply set them)."""
+    transforms: tuple[tuple[str, Any], ...] = ()
+    """Model transforms applied to the torch model before export, in order: ``(name, value)``."""
+    max_length: int | None = None
+    labels: tuple[str, ...] = field(default=(), compare=False)
+    """Name parts added by the dimensions (not part of identity)."""
+
+    @property
+    def name(self) -> str:
+        base = self.backend if self.device in (None, "cpu", "CPU") else f"{self.backend}@{self.device}"
+        return "-".join([base, self.precision, *self.labels])
+
+    @property
+    def quantized(self) -> bool:
+        return self.precision != self.export_precision
+
+    def with_option(self, key: str, value: Any, label: str | None) -> Candidate:
+        options = tuple(sorted({**dict(self.options), key: value}.items()))
+        return replace(self, options=options, labels=self.labels + ((label,) if label else ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "backend": self.backend,
+            "device": self.device,
+            "precision": self.precision,
+            "options": dict(self.options),
+            "transforms": dict(self.transforms),
+            "max_length": self.max_length,
+        }
+
+
+@dataclass(frozen=True)
+class OptionDimension:
+    """A dimension that sets one backend option, on the backends whose options model has it and
+    (when ``precisions`` is given) only for those precisions."""
+
+    name: str
+    option: str
+    precisions: frozenset[str] | None = None
+    default: Any = None
+    label: Callable[[Any], str] = str
+    at_export: bool = False
+    """Whether the export needs it too (a runtime option); otherwise only the quantize step gets it."""
+
+    def apply(self, candidate: Candidate, backend: Backend, value: Any) -> Candidate | None:
+        """The candidate with ``value`` set, ``candidate`` itself when it does not apply (default
+        values only), or ``None``: a non-default value that does not apply (a duplicate)."""
+        fits = self.option in backend.Options.model_fields and (
+            self.precisions is None or candidate.precision in self.precisions
+        )
+        if not fits:
+            return candidate if value == self.default else None
+        return candidate.with_option(self.option, value, None if value == self.default else self.label(value))
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What transforms may read: the training data (their corpus) and a progress log."""
+
+    train: Dataset
+    log: Callable[[str], None]
+
+
+class Transform:
+    """A model transform: ``value`` of a dimension applied to the torch model before export."""
+
+    name: str
+
+    def label(self, value: Any) -> str | None:
+        """Its part of the candidate's name; ``None`` for the identity value (no transform)."""
+        raise NotImplementedError
+
+    def config(self, value: Any) -> Any:
+        """JSON-able config that, with its source and the training data, keys its build."""
+        return value
+
+    def build(self, model: Path, value: Any, out: Path, inputs: BuildInputs) -> None:
+        """Write the transformed torch classifier folder at ``out``."""
+        raise NotImplementedError
+
+
+class TrimVocab(Transform):
+    """The vocabulary trimmed to the training text's languages (:func:`edgeptm.train.trim.trim_vocab`)."""
+
+    name = "trim_vocab"
+
+    def label(self, value: Any) -> str | None:
+        return "trim" if value else None
+
+    def build(self, model: Path, value: Any, out: Path, inputs: BuildInputs) -> None:
+        from edgeptm.data.corpus import from_dataset
+        from edgeptm.train.trim import trim_vocab
+
+        trim_vocab(model, from_dataset(inputs.train), out, log=lambda m: inputs.log(f"  {m}"), force=True)
+
+
+DIMENSIONS: dict[str, OptionDimension] = {}
+TRANSFORMS: dict[str, Transform] = {}
+
+INT8 = frozenset({"int8", "int8-static"})
+
+
+def register_dimension(dimension: OptionDimension) -> None:
+    DIMENSIONS[dimension.name] = dimension
+
+
+def register_transform(transform: Transform) -> None:
+    TRANSFORMS[transform.name] = transform
+
+
+register_dimension(
+    OptionDimension("per_channel", "per_channel", INT8, True, lambda v: "per-channel" if v else "per-tensor")
+)
+register_dimension(OptionDimension("calibration", "calibrate_method", frozenset({"int8-static"}), "minmax"))
+register_dimension(OptionDimension("static_shapes", "static_shape", None, False, lambda v: "static", at_export=True))
+register_transform(TrimVocab())
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Candidates that cannot run here, with why (one line each in the report)."""
+
+    name: str
+    reason: str
+
+
+def _backend_choices(space: SearchSpace, profile: DeviceProfile) -> list[tuple[str, str | None]]:
+    if space.backends is None:
+        return [(c.backend, c.device) for c in profile.backends]
+    out = []
+    for item in space.backends:
+        backend, _, device = item.partition(":")
+        out.append((backend, device or None))
+    return out
+
+
+def candidates(
+    space: SearchSpace, profile: DeviceProfile, backends: dict[str, Backend]
+) -> tuple[list[Candidate], list[Unavailable]]:
+    """Every distinct candidate of ``space`` on the profile's backends, and those that cannot run
+    here (unknown or unavailable backend, a device this machine lacks) with the reason."""
+    from edgeptm.errors import EdgeptmError
+
+    made: dict[Candidate, None] = {}
+    unavailable: list[Unavailable] = []
+    for name, device in _backend_choices(space, profile):
+        backend = backends.get(name)
+        where = f"{name}:{device}" if device else name
+        if backend is None:
+            unavailable.append(Unavailable(where, f"backend {name!r} is not installed ({', '.join(backends)})"))
+            continue
+        status = backend.availability()
+        if not status.available:
+            unavailable.append(Unavailable(where, f"backend {name} is unavailable here: {status.reason}"))
+            continue
+        if device is not None:
+            try:
+                backend.check_device(device)
+            except EdgeptmError as exc:
+                unavailable.append(Unavailable(where, f"device {device} is not on this machine ({exc})"))
+                continue
+        precisions = [p for p in backend.precisions() if space.precisions is None or p in space.precisions]
+        for precision in precisions:
+            base = Candidate(name, device, precision, backend.export_precision)
+            for combo in itertools.product(
+                *[[(d, v) for v in getattr(space, d)] for d in DIMENSIONS],
+                *[[(t, v) for v in getattr(space, t)] for t in TRANSFORMS],
+                [(None, m) for m in space.max_length],
+            ):
+                candidate: Candidate | None = base
+                for key, value in combo:
+                    if candidate is None:
+                        break
+                    if key in DIMENSIONS:
+                        candidate = DIMENSIONS[key].apply(candidate, backend, value)
+                    elif key in TRANSFORMS:
+                        label = TRANSFORMS[key].label(value)
+                        if label:
+                            candidate = replace(
+                                candidate,
+                                transforms=candidate.transforms + ((key, value),),
+                                labels=candidate.labels + (label,),
+                            )
+                    elif value is not None:
+                        candidate = replace(candidate, max_length=value, labels=candidate.labels + (f"len{value}",))
+                if candidate is not None:
+                    made.setdefault(candidate)
+    return list(made), unavailable
+
+
+def load_space(
+    path: Path | None, *, backends: list[str] | None = None, precisions: list[str] | None = None
+) -> SearchSpace:
+    """A YAML search space (or the default one), with the CLI's ``--backend``/``--precision`` on top."""
+    import yaml
+    from pydantic import ValidationError
+
+    from edgeptm.errors import EdgeptmError
+
+    raw: dict[str, Any] = {}
+    if path is not None:
+        if not Path(path).is_file():
+            raise EdgeptmError(f"{path}: no such search space file")
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            raise EdgeptmError(f"{path}: a search space is a YAML mapping (backends, precisions, per_channel, ...)")
+        raw = loaded
+    if backends:
+        raw["backends"] = backends
+    if precisions:
+        raw["precisions"] = precisions
+    try:
+        return SearchSpace.model_validate(raw)
+    except ValidationError as exc:
+        where = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise EdgeptmError(f"{path or 'search space'}: " + "; ".join(where)) from None
