@@ -100,7 +100,6 @@ def _run(
             result = previous["result"]
         else:
             log(f"run {label}: {why}" if why else f"run {label}")
-            state.pop(stage_id, None)
             started = time.perf_counter()
             result = kind.run(ctx, stage, stage_out)
             timings[stage_id] = round(time.perf_counter() - started, 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,8 @@ class Baseline:
     figures: dict[str, Any]
     files: set[str]
     seconds: dict[str, float]
+    out: Path | None = None
+    """The finished run folder: trials aimed at a later stage start from it, cut before that stage."""
 
 
 @dataclass
@@ -115,14 +118,36 @@ def measure(out: Path) -> Baseline:
     for stage_id, entry in state.items():
         kind = stage_id.split(":", 1)[0]
         seconds[kind] = seconds.get(kind, 0.0) + float(entry.get("seconds") or 0.0)
-    return Baseline(figures(out), files(out), seconds)
+    return Baseline(figures(out), files(out), seconds, out)
+
+
+def cut_before(done: Path, out: Path, kind: str) -> None:
+    """Make ``out`` what a run of the recipe holds just before its first ``kind`` stage starts: a copy of the
+    finished run ``done`` without that stage, the ones after it, and the summary. A trial aimed at a late
+    stage then costs that stage, not the whole recipe; what the rerun finds is the same."""
+    shutil.copytree(done, out, symlinks=True)
+    state = json.loads((out / "state.json").read_text(encoding="utf-8"))
+    kept: dict[str, Any] = {}
+    dropping = False
+    for stage_id, entry in state.items():  # recipe order
+        dropping = dropping or stage_id.split(":", 1)[0] == kind
+        if not dropping:
+            kept[stage_id] = entry
+            continue
+        for name in entry.get("outputs", {}):
+            path = out / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    for name in ("summary.json", "summary.md"):
+        (out / name).unlink(missing_ok=True)
+    (out / "state.json").write_text(json.dumps(kept, indent=2), encoding="utf-8")
 
 
 def kill_trial(recipe: Path, out: Path, reference: Baseline, seed: int, env: dict[str, str] | None = None) -> Trial:
     """Start the recipe, kill it with SIGKILL at a point drawn from ``seed``, run it again, and compare.
 
-    ``out`` must be empty or absent first. The kill lands a random fraction into a random stage (its
-    duration taken from ``reference``), counted from the line ``run <stage>`` the pipeline prints.
+    ``out`` must be absent first. The kill lands a random fraction into a random stage (its duration taken
+    from ``reference``), counted from the line ``run <stage>`` the pipeline prints; the run starts from the
+    reference cut before that stage (:func:`cut_before`).
     """
     rng = random.Random(seed)
     target = rng.choice(TARGETS)
@@ -131,6 +156,8 @@ def kill_trial(recipe: Path, out: Path, reference: Baseline, seed: int, env: dic
         wait_for, delay = last, reference.seconds.get(last, 1.0) * rng.uniform(0.9, 1.2)
     else:
         wait_for, delay = target, reference.seconds.get(target, 1.0) * rng.random()
+    if reference.out is not None:
+        cut_before(reference.out, out, wait_for)
     proc = subprocess.Popen(run_command(recipe), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     seen = threading.Event()
     lines: list[str] = []
