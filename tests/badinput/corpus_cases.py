@@ -558,7 +558,7 @@ ARTIFACTS = [
     ),
     tamper("manifest-backend-unknown", _manifest(lambda m: m.update(backend="nosuch")), "nosuch"),
     tamper("manifest-precision-unknown", _manifest(lambda m: m.update(precision="int3")), "int3"),
-    tamper("manifest-options-unknown", _manifest(lambda m: m["options"].update(bits=4)), "bits"),
+    tamper("manifest-option-bad-value", _manifest(lambda m: m["options"].update(optimize="maybe")), "optimize"),
     tamper("model-onnx-corrupt", _rewrite("model.onnx", b"not a model", rehash=True), "{root}/art"),
     tamper(
         "model-onnx-truncated",
