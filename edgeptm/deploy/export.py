@@ -30,9 +30,9 @@ def export(
     An existing artifact at ``out`` is replaced only with ``force``; anything else there is refused.
     """
     model_dir = Path(model_dir)
+    backend = plugins.available_backend(backend_name)
     check_output(Path(out), "artifact", force=force, inputs=(model_dir,))
     config = check_model_folder(model_dir)
-    backend = plugins.available_backend(backend_name)
     source = model_manifest(model_dir, max_length)
     labels = config_labels(model_dir / "config.json", config)
     if labels != source.labels:

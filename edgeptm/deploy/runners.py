@@ -54,8 +54,8 @@ def load_runner(plugins: Plugins, artifact: Path, *, device: str | None = None, 
     """Load any artifact through its backend's runner (on the backend's default device when ``None``)."""
     manifest = artifact_manifest(artifact)
     backend = plugins.available_backend(manifest.backend)
-    try:
-        backend.parse_options(manifest.options)
+    try:  # the values of the options the backend knows (a manifest may also record others, e.g. training's)
+        backend.parse_options({k: v for k, v in manifest.options.items() if k in backend.Options.model_fields})
     except BackendError as exc:
         raise ModelError(f"{Path(artifact) / MANIFEST}: {exc}; make the artifact again") from None
     if device is None:

@@ -1,8 +1,8 @@
 """The bad-input corpus: one row per case (id, setup, command line, what the one-line error must name).
 
 Groups: data files, CLI options, recipes, output paths and permissions, artifacts and manifests, model
-folders, plugins. ``found`` records what a case caught before its fix: ``traceback`` or ``silent`` (a wrong
-result without a word); the note of issue 14 counts them.
+folders, plugins, the quantize gate. What the corpus finds on an older commit is counted by running it there
+with ``$EDGEPTM_CORPUS_REPORT`` set (see ``corpus_harness.record``).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ def _rows(name: str, rows: list[object]):
     return lambda w: w.jsonl(name, rows)
 
 
-def data(id: str, name: str, content: str | bytes | list[object], mention: str, *extra: str, found: str = "") -> Case:
+def data(id: str, name: str, content: str | bytes | list[object], mention: str, *extra: str) -> Case:
     setup = _rows(name, content) if isinstance(content, list) else _w(name, content)
-    return Case(id, (*EVAL, f"{{root}}/{name}", *extra), mention, setup, found=found)
+    return Case(id, (*EVAL, f"{{root}}/{name}", *extra), mention, setup)
 
 
 def _folder(files: dict[str, str | bytes]):
@@ -53,37 +53,34 @@ DATA = [
     data("data-header-only-csv", "d.csv", "text,label\n", "{root}/d.csv"),
     data("data-blank-lines-jsonl", "d.jsonl", "\n\n\n", "{root}/d.jsonl"),
     data("data-no-header-csv", "d.csv", "I like it,positive\nBad,negative\n", "'text'"),
-    data("data-duplicated-header-csv", "d.csv", "text,label,label\nhi,positive,negative\n", "'label'", found="silent"),
-    data(
-        "data-duplicated-header-tsv", "d.tsv", "text\tlabel\tlabel\nhi\tpositive\tnegative\n", "'label'", found="silent"
-    ),
-    data("data-duplicated-text-header", "d.csv", "text,text,label\na,b,positive\n", "'text'", found="silent"),
+    data("data-duplicated-header-csv", "d.csv", "text,label,label\nhi,positive,negative\n", "'label'"),
+    data("data-duplicated-header-tsv", "d.tsv", "text\tlabel\tlabel\nhi\tpositive\tnegative\n", "'label'"),
+    data("data-duplicated-text-header", "d.csv", "text,text,label\na,b,positive\n", "'text'"),
     data("data-missing-label-column", "d.csv", "text,language\nhi,en\n", "'label'"),
     data("data-missing-text-key", "d.jsonl", [{"label": "positive"}], "'text'"),
     data("data-missing-label-line-3", "d.jsonl", [*ROWS[:2], {"text": "no label"}], "{root}/d.jsonl:3"),
     data("data-latin1-csv", "d.csv", b"text,label\ncaf\xe9 ok,positive\n", "{root}/d.csv:2"),
     data("data-latin1-jsonl", "d.jsonl", b'{"text": "caf\xe9", "label": "positive"}\n', "{root}/d.jsonl:1"),
     data("data-utf16-csv", "d.csv", "text,label\nhi,positive\n".encode("utf-16"), "{root}/d.csv:1"),
-    data("data-5mb-field-csv", "d.csv", f"text,label\n{BIG},positive\n", "{root}/d.csv", found="traceback"),
-    data("data-5mb-field-tsv", "d.tsv", f"text\tlabel\n{BIG}\tpositive\n", "{root}/d.tsv", found="traceback"),
+    data("data-5mb-field-csv", "d.csv", f"text,label\n{BIG},positive\n", "{root}/d.csv"),
+    data("data-5mb-field-tsv", "d.tsv", f"text\tlabel\n{BIG}\tpositive\n", "{root}/d.tsv"),
     data("data-5mb-field-jsonl", "d.jsonl", [{"text": BIG, "label": "positive"}], "{root}/d.jsonl:1"),
     data("data-unclosed-quote-csv", "d.csv", f'text,label\n"{BIG[: 2**21]},positive\nok,negative\n', "{root}/d.csv"),
-    data("data-extra-fields-csv", "d.csv", "text,label\nhi, there,positive\n", "{root}/d.csv:2", found="silent"),
-    data("data-mixed-labels-csv", "d.csv", "text,label\na,1\nb,positive\n", "'label'", found="silent"),
+    data("data-extra-fields-csv", "d.csv", "text,label\nhi, there,positive\n", "{root}/d.csv:2"),
+    data("data-mixed-labels-csv", "d.csv", "text,label\na,1\nb,positive\n", "'label'"),
     data(
         "data-mixed-labels-jsonl",
         "d.jsonl",
         [{"text": "a", "label": 0}, {"text": "b", "label": "negative"}],
         "{root}/d.jsonl:2",
-        found="silent",
     ),
-    data("data-fraction-label", "d.jsonl", [{"text": "a", "label": 0.5}], "{root}/d.jsonl:1", found="silent"),
-    data("data-nan-label-jsonl", "d.jsonl", ['{"text": "a", "label": NaN}'], "{root}/d.jsonl:1", found="silent"),
-    data("data-nan-label-csv", "d.csv", "text,label\na,nan\nb,NaN\n", "{root}/d.csv:2", found="silent"),
-    data("data-inf-label-csv", "d.csv", "text,label\na,inf\n", "{root}/d.csv:2", found="silent"),
-    data("data-bool-label", "d.jsonl", [{"text": "a", "label": True}], "{root}/d.jsonl:1", found="silent"),
-    data("data-list-label", "d.jsonl", [{"text": "a", "label": [1]}], "{root}/d.jsonl:1", found="silent"),
-    data("data-object-label", "d.jsonl", [{"text": "a", "label": {"x": 1}}], "{root}/d.jsonl:1", found="silent"),
+    data("data-fraction-label", "d.jsonl", [{"text": "a", "label": 0.5}], "{root}/d.jsonl:1"),
+    data("data-nan-label-jsonl", "d.jsonl", ['{"text": "a", "label": NaN}'], "{root}/d.jsonl:1"),
+    data("data-nan-label-csv", "d.csv", "text,label\na,nan\nb,NaN\n", "{root}/d.csv:2"),
+    data("data-inf-label-csv", "d.csv", "text,label\na,inf\n", "{root}/d.csv:2"),
+    data("data-bool-label", "d.jsonl", [{"text": "a", "label": True}], "{root}/d.jsonl:1"),
+    data("data-list-label", "d.jsonl", [{"text": "a", "label": [1]}], "{root}/d.jsonl:1"),
+    data("data-object-label", "d.jsonl", [{"text": "a", "label": {"x": 1}}], "{root}/d.jsonl:1"),
     data("data-null-label", "d.jsonl", [{"text": "a", "label": None}], "{root}/d.jsonl:1"),
     data("data-empty-label-csv", "d.csv", "text,label\nhi,\n", "{root}/d.csv:2"),
     data("data-blank-label-tsv", "d.tsv", "text\tlabel\nhi\t   \n", "{root}/d.tsv:2"),
@@ -127,7 +124,6 @@ DATA = [
         (*EVAL, "{root}/f"),
         "{root}/f/en/test_labels.txt:1",
         _folder({"f/en/test_text.txt": "a\n", "f/en/test_labels.txt": "nan\n"}),
-        found="silent",
     ),
     Case(
         "data-mixed-labels-across-languages",
@@ -139,7 +135,6 @@ DATA = [
                 "f/fr/test.jsonl": json.dumps({"text": "b", "label": "positive"}) + "\n",
             }
         ),
-        found="silent",
     ),
     Case("data-builtin-unknown", (*EVAL, "builtin:nosuch"), "builtin:nosuch"),
     Case("data-language-absent", (*EVAL, "builtin:sample", "--languages", "xx"), "xx"),
@@ -155,7 +150,7 @@ DATA = [
 ]
 
 
-def _train(id: str, rows: list[object], mention: str, *extra: str, eval_rows: list[object] | None = None, found=""):
+def _train(id: str, rows: list[object], mention: str, *extra: str, eval_rows: list[object] | None = None):
     def setup(w: Work) -> None:
         w.jsonl("train.jsonl", rows)
         if eval_rows is not None:
@@ -163,7 +158,7 @@ def _train(id: str, rows: list[object], mention: str, *extra: str, eval_rows: li
 
     evaluation = "{root}/eval.jsonl" if eval_rows is not None else "builtin:sample"
     argv = ("finetune", "--model", "{model}", "--train", "{root}/train.jsonl", "--eval", evaluation)
-    return Case(id, (*argv, "--out", "{root}/out", *extra), mention, setup, out="{root}/out", found=found)
+    return Case(id, (*argv, "--out", "{root}/out", *extra), mention, setup, out="{root}/out")
 
 
 TRAINING = [
@@ -173,15 +168,14 @@ TRAINING = [
         "train-integer-and-named-labels",
         [{"text": "a", "label": 1}, {"text": "b", "label": "positive"}],
         "{root}/train.jsonl",
-        found="silent",
     ),
-    _train("train-nan-label", ['{"text": "a", "label": NaN}', *ROWS], "{root}/train.jsonl:1", found="silent"),
+    _train("train-nan-label", ['{"text": "a", "label": NaN}', *ROWS], "{root}/train.jsonl:1"),
     _train("train-languages-absent", ROWS, "xx", "--languages", "xx"),
 ]
 
 
-def opt(id: str, argv: tuple[str, ...], mention: str, setup=None, found: str = "", out: str | None = None) -> Case:
-    return Case(id, argv, mention, setup or (lambda w: None), out=out, found=found)
+def opt(id: str, argv: tuple[str, ...], mention: str, setup=None, out: str | None = None) -> Case:
+    return Case(id, argv, mention, setup or (lambda w: None), out=out)
 
 
 EV = ("evaluate", "--artifact", "{art}", "--data", "builtin:sample")
@@ -221,9 +215,9 @@ OPTIONS = [
     opt(
         "export-backend-unknown", ("export", "--model", "{model}", "--backend", "nosuch", "--out", "{root}/o"), "nosuch"
     ),
-    opt("export-max-length-0", (*EXPORT, "--max-length", "0"), "--max-length", found="silent"),
-    opt("export-max-length-negative", (*EXPORT, "--max-length", "-5"), "--max-length", found="traceback"),
-    opt("export-max-length-huge", (*EXPORT, "--max-length", "100000"), "max_length 100000", found="silent"),
+    opt("export-max-length-0", (*EXPORT, "--max-length", "0"), "--max-length"),
+    opt("export-max-length-negative", (*EXPORT, "--max-length", "-5"), "--max-length"),
+    opt("export-max-length-huge", (*EXPORT, "--max-length", "100000"), "max_length 100000"),
     opt("export-option-without-value", (*EXPORT, "--option", "per_channel"), "--option"),
     opt("export-option-unknown", (*EXPORT, "--option", "per_chanel=true"), "per_chanel"),
     opt("export-option-out-of-range", (*EXPORT, "--option", "opset=3"), "opset"),
@@ -288,9 +282,9 @@ def _recipe(text: str | bytes):
     )
 
 
-def recipe(id: str, text: str | bytes, mention: str, command: str = "validate", found: str = "") -> Case:
+def recipe(id: str, text: str | bytes, mention: str, command: str = "validate") -> Case:
     argv = ("recipes", "validate", "{root}/r.yaml") if command == "validate" else ("run", "{root}/r.yaml")
-    return Case(id, argv, mention, _recipe(text), out="{root}/out" if command == "run" else None, found=found)
+    return Case(id, argv, mention, _recipe(text), out="{root}/out" if command == "run" else None)
 
 
 HEAD = "name: r\noutput: out\nmodel: MODEL\ndata: {train: builtin:sample, eval: builtin:sample, test: builtin:sample}\n"
@@ -331,9 +325,7 @@ RECIPES = [
     recipe("recipe-bad-type", stages("{stage: finetune, epochs: many}"), "epochs"),
     recipe("recipe-negative-batch-size", stages("{stage: finetune, batch_size: -1}"), "batch_size"),
     recipe("recipe-evaluate-threads-0", stages(FT, "{stage: evaluate, threads: 0}"), "threads"),
-    recipe(
-        "recipe-bench-batch-sizes-0", stages(FT, EXP, "{stage: bench, batch_sizes: [0]}"), "batch_sizes", found="silent"
-    ),
+    recipe("recipe-bench-batch-sizes-0", stages(FT, EXP, "{stage: bench, batch_sizes: [0]}"), "batch_sizes"),
     recipe(
         "recipe-quantize-min-agreement-150",
         stages(FT, EXP, "{stage: quantize, name: q, from: onnx, precision: int8, min_agreement: 150}"),
@@ -388,10 +380,8 @@ def _dangling(w: Work) -> None:
     os.symlink(w.root / "gone", w.root / "link")
 
 
-def out_case(
-    id: str, argv: tuple[str, ...], mention: str, setup=None, readonly: tuple[str, ...] = (), found=""
-) -> Case:
-    return Case(id, argv, mention, setup or (lambda w: None), readonly=readonly, found=found)
+def out_case(id: str, argv: tuple[str, ...], mention: str, setup=None, readonly: tuple[str, ...] = ()) -> Case:
+    return Case(id, argv, mention, setup or (lambda w: None), readonly=readonly)
 
 
 EXPORT_TO = ("export", "--model", "{model}", "--backend", "onnx", "--out")
@@ -428,7 +418,6 @@ OUTPUTS = [
         ("export", "--model", "{root}/model", "--backend", "onnx", "--out", "{root}/model/x"),
         "{root}/model",
         lambda w: w.copy_model(),
-        found="harmful",
     ),
     out_case("export-under-a-file", (*EXPORT_TO, "{root}/afile/x"), "{root}/afile", _file),
     out_case("export-onto-a-dangling-link", (*EXPORT_TO, "{root}/link"), "{root}/link", _dangling),
@@ -439,7 +428,6 @@ OUTPUTS = [
         "{root}/ro",
         _readonly,
         ("{root}/ro",),
-        found="traceback",
     ),
     out_case(
         "quantize-onto-its-artifact",
@@ -457,7 +445,6 @@ OUTPUTS = [
         "{root}/ro",
         _readonly,
         ("{root}/ro",),
-        found="traceback",
     ),
     out_case("finetune-into-a-user-folder", (*TRAIN_TO, "{root}/user"), "{root}/user", _user_folder),
     out_case(
@@ -483,7 +470,6 @@ OUTPUTS = [
         "{root}/ro",
         _readonly,
         ("{root}/ro",),
-        found="traceback",
     ),
     out_case("bundle-onto-a-file", ("bundle", "{art}", "--out", "{root}/afile"), "{root}/afile", _file),
     out_case("bundle-into-a-user-folder", ("bundle", "{art}", "--out", "{root}/user"), "{root}/user", _user_folder),
@@ -493,7 +479,6 @@ OUTPUTS = [
         "{root}/ro",
         _readonly,
         ("{root}/ro",),
-        found="traceback",
     ),
     out_case(
         "bundle-archive-into-a-read-only-folder",
@@ -501,7 +486,6 @@ OUTPUTS = [
         "{root}/ro",
         _readonly,
         ("{root}/ro",),
-        found="traceback",
     ),
     out_case("robustness-out-onto-a-user-folder", (*ROBUST, "--out", "{root}/user"), "{root}/user", _user_folder),
     out_case(
@@ -522,7 +506,6 @@ OUTPUTS = [
         "{root}/ro",
         lambda w: (_readonly(w), _recipe(stages(FT))(w)),
         ("{root}/ro",),
-        found="traceback",
     ),
 ]
 
@@ -530,11 +513,11 @@ OUTPUTS = [
 ART = ("evaluate", "--artifact", "{root}/art", "--data", "builtin:sample")
 
 
-def tamper(id: str, change, mention: str, argv: tuple[str, ...] = ART, found: str = "") -> Case:
+def tamper(id: str, change, mention: str, argv: tuple[str, ...] = ART) -> Case:
     def setup(w: Work) -> None:
         change(w, w.copy_art())
 
-    return Case(id, argv, mention, setup, found=found)
+    return Case(id, argv, mention, setup)
 
 
 def _manifest(change):
@@ -557,28 +540,26 @@ def _swap_model(w: Work, a: Path) -> None:
 M = "{root}/art/edgeptm.json"
 
 ARTIFACTS = [
-    tamper("artifact-without-manifest", lambda w, a: (a / "edgeptm.json").unlink(), "{root}/art", found="traceback"),
+    tamper("artifact-without-manifest", lambda w, a: (a / "edgeptm.json").unlink(), "{root}/art"),
     tamper("manifest-invalid-json", lambda w, a: (a / "edgeptm.json").write_text("{"), M),
     tamper("manifest-empty", lambda w, a: (a / "edgeptm.json").write_text(""), M),
     tamper("manifest-a-list", _manifest(lambda m: [m]), M),
     tamper("manifest-binary", lambda w, a: (a / "edgeptm.json").write_bytes(b"\xff\xfe\x00"), M),
     tamper("manifest-without-labels", _manifest(lambda m: m.__delitem__("labels")), "labels"),
     tamper("manifest-unknown-field", _manifest(lambda m: m.update(colour="blue")), "colour"),
-    tamper("manifest-reversed-labels", _manifest(lambda m: m["labels"].reverse()), M, found="silent"),
-    tamper("manifest-two-labels", _manifest(lambda m: m.update(labels=["negative", "positive"])), M, found="silent"),
+    tamper("manifest-reversed-labels", _manifest(lambda m: m["labels"].reverse()), M),
+    tamper("manifest-two-labels", _manifest(lambda m: m.update(labels=["negative", "positive"])), M),
     tamper("manifest-max-length-0", _manifest(lambda m: m.update(max_length=0)), "max_length"),
-    tamper("manifest-max-length-huge", _manifest(lambda m: m.update(max_length=100000)), "max_length", found="silent"),
-    tamper(
-        "manifest-files-climb-out", _manifest(lambda m: m["files"].append("../../etc/passwd")), "files", found="silent"
-    ),
-    tamper("manifest-files-absolute", _manifest(lambda m: m["files"].append("/etc/shadow")), "files", found="silent"),
+    tamper("manifest-max-length-huge", _manifest(lambda m: m.update(max_length=100000)), "max_length"),
+    tamper("manifest-files-climb-out", _manifest(lambda m: m["files"].append("../../etc/passwd")), "files"),
+    tamper("manifest-files-absolute", _manifest(lambda m: m["files"].append("/etc/shadow")), "files"),
     tamper(
         "manifest-hashes-climb-out", _manifest(lambda m: m["sha256"].update({"../../etc/hostname": "0" * 64})), "sha256"
     ),
     tamper("manifest-backend-unknown", _manifest(lambda m: m.update(backend="nosuch")), "nosuch"),
     tamper("manifest-precision-unknown", _manifest(lambda m: m.update(precision="int3")), "int3"),
-    tamper("manifest-options-unknown", _manifest(lambda m: m["options"].update(bits=4)), "bits"),
-    tamper("model-onnx-corrupt", _rewrite("model.onnx", b"not a model", rehash=True), "{root}/art", found="traceback"),
+    tamper("manifest-option-bad-value", _manifest(lambda m: m["options"].update(optimize="maybe")), "optimize"),
+    tamper("model-onnx-corrupt", _rewrite("model.onnx", b"not a model", rehash=True), "{root}/art"),
     tamper(
         "model-onnx-truncated",
         lambda w, a: (a / "model.onnx").write_bytes((a / "model.onnx").read_bytes()[:1000]),
@@ -590,13 +571,12 @@ ARTIFACTS = [
         "{root}/art/model.onnx",
     ),
     tamper("model-onnx-deleted", lambda w, a: (a / "model.onnx").unlink(), "{root}/art/model.onnx"),
-    tamper("model-onnx-swapped", _swap_model, "{root}/art/model.onnx", found="silent"),
-    tamper("tokenizer-corrupt", _rewrite("tokenizer.json", b"{", rehash=True), "tokenizer.json", found="traceback"),
+    tamper("model-onnx-swapped", _swap_model, "{root}/art/model.onnx"),
+    tamper("tokenizer-corrupt", _rewrite("tokenizer.json", b"{", rehash=True), "tokenizer.json"),
     tamper(
         "tokenizer-not-a-tokenizer",
         _rewrite("tokenizer.json", b'{"version": "1.0"}', rehash=True),
         "tokenizer.json",
-        found="traceback",
     ),
     tamper("tokenizer-deleted", lambda w, a: (a / "tokenizer.json").unlink(), "{root}/art/tokenizer.json"),
     tamper("config-invalid-json", _rewrite("config.json", b"{", rehash=True), "{root}/art/config.json"),
@@ -617,7 +597,6 @@ ARTIFACTS = [
         _rewrite("model.onnx", b"not a model", rehash=True),
         "{root}/art",
         argv=("bench", "--artifact", "{root}/art", "--iterations", "1"),
-        found="traceback",
     ),
     tamper(
         "bundle-corrupt-model",
@@ -629,25 +608,21 @@ ARTIFACTS = [
         "openvino-cache-dir-outside",
         _manifest(lambda m: m.update(backend="openvino", options={"cache_dir": "/tmp/edgeptm-planted"})),
         "cache_dir",
-        found="harmful",
     ),
     tamper(
         "openvino-cache-dir-climbs-out",
         _manifest(lambda m: m.update(backend="openvino", options={"cache_dir": "../../x"})),
         "cache_dir",
-        found="harmful",
     ),
     tamper(
         "openvino-hint-unknown",
         _manifest(lambda m: m.update(backend="openvino", options={"performance_hint": "FAST"})),
         "performance_hint",
-        found="traceback",
     ),
     tamper(
         "openvino-batch-size-0",
         _manifest(lambda m: m.update(backend="openvino", options={"batch_size": 0})),
         "batch_size",
-        found="traceback",
     ),
     Case(
         "artifact-is-a-file",
@@ -660,7 +635,7 @@ ARTIFACTS = [
 PICKLE = b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94.  planted"
 
 
-def model_case(id: str, change, mention: str, command: str = "export", found: str = "") -> Case:
+def model_case(id: str, change, mention: str, command: str = "export") -> Case:
     def setup(w: Work) -> None:
         change(w, w.copy_model())
 
@@ -680,7 +655,7 @@ def model_case(id: str, change, mention: str, command: str = "export", found: st
             "--epochs",
             "1",
         )
-    return Case(id, argv, mention, setup, out="{root}/out", found=found)
+    return Case(id, argv, mention, setup, out="{root}/out")
 
 
 def _pickle_only(w: Work, m: Path) -> None:
@@ -700,17 +675,16 @@ def _without(name: str):
 
 
 MODELS = [
-    model_case("model-pickle-only-export", _pickle_only, "{root}/model", found="traceback"),
-    model_case("model-pickle-only-finetune", _pickle_only, "{root}/model", "finetune", found="traceback"),
-    model_case("model-auto-map-export", _auto_map, "{root}/model", found="traceback"),
-    model_case("model-auto-map-finetune", _auto_map, "{root}/model", "finetune", found="traceback"),
+    model_case("model-pickle-only-export", _pickle_only, "{root}/model"),
+    model_case("model-pickle-only-finetune", _pickle_only, "{root}/model", "finetune"),
+    model_case("model-auto-map-export", _auto_map, "{root}/model"),
+    model_case("model-auto-map-finetune", _auto_map, "{root}/model", "finetune"),
     model_case("model-without-config-export", _without("config.json"), "{root}/model"),
     model_case("model-without-config-finetune", _without("config.json"), "{root}/model", "finetune"),
     model_case(
         "model-config-invalid-json",
         lambda w, m: (m / "config.json").write_text("{"),
         "{root}/model/config.json",
-        found="traceback",
     ),
     model_case("model-without-tokenizer", _without("tokenizer.json"), "{root}/model"),
     model_case(
@@ -722,7 +696,6 @@ MODELS = [
         "model-weights-corrupt",
         lambda w, m: ((m / "model.safetensors").write_bytes(b"garbage" * 10), w.rehash(m)),
         "{root}/model",
-        found="traceback",
     ),
     model_case(
         "model-positions-not-a-number",
@@ -733,7 +706,6 @@ MODELS = [
         "model-weights-missing",
         lambda w, m: ((m / "model.safetensors").unlink(), w.rehash(m)),
         "{root}/model",
-        found="traceback",
     ),
     Case(
         "model-nonexistent-local-path",
@@ -749,7 +721,6 @@ MODELS = [
             "{root}/o",
         ),
         "{root}/nosuch",
-        found="traceback",
     ),
     Case(
         "model-nonexistent-relative-path",
@@ -765,7 +736,6 @@ MODELS = [
             "{root}/o",
         ),
         "nosuch-model",
-        found="traceback",
     ),
     Case(
         "model-nonexistent-hub-id",
@@ -853,21 +823,17 @@ def _plugins(w: Work) -> None:
     w.write("plugins/edgeptm_bad-0.1.dist-info/entry_points.txt", ENTRY_POINTS)
 
 
-def plugin(id: str, backend: str, mention: str, env: dict[str, str] | None = None, found: str = "") -> Case:
+def plugin(id: str, backend: str, mention: str, env: dict[str, str] | None = None) -> Case:
     argv = ("export", "--model", "{model}", "--backend", backend, "--out", "{root}/o")
-    return Case(
-        id, argv, mention, _plugins, env={"PYTHONPATH": "{root}/plugins", **(env or {})}, subprocess=True, found=found
-    )
+    return Case(id, argv, mention, _plugins, env={"PYTHONPATH": "{root}/plugins", **(env or {})}, subprocess=True)
 
 
 PLUGINS = [
     plugin("plugin-import-raises", "badimport", "libfrob"),
-    plugin("plugin-exits-at-import", "badexit", "badexit", found="silent"),
-    plugin("plugin-availability-raises", "flaky", "driver crashed", found="traceback"),
+    plugin("plugin-exits-at-import", "badexit", "badexit"),
+    plugin("plugin-availability-raises", "flaky", "driver crashed"),
     plugin("plugin-hook-raises", "badhook", "badhook"),
-    plugin(
-        "plugins-allow-list-names-nothing-installed", "onnx", "nosuch", {"EDGEPTM_PLUGINS": "nosuch"}, found="silent"
-    ),
+    plugin("plugins-allow-list-names-nothing-installed", "onnx", "nosuch", {"EDGEPTM_PLUGINS": "nosuch"}),
     plugin("plugins-blocked-backend", "onnx", "'onnx'", {"EDGEPTM_BLOCK_PLUGINS": "onnx"}),
     Case(
         "plugins-backends-with-a-typo",
@@ -875,7 +841,6 @@ PLUGINS = [
         "nosuch",
         env={"EDGEPTM_PLUGINS": "onnx,nosuch"},
         subprocess=True,
-        found="silent",
     ),
 ]
 
@@ -900,11 +865,11 @@ def _forced(agreement: float, accuracy: float | None = None):
     return patch
 
 
-def gate(id: str, artifact: str, precision: str, figures: str, patch, *extra: str, found: str = "") -> Case:
+def gate(id: str, artifact: str, precision: str, figures: str, patch, *extra: str) -> Case:
     """A real quantization, calibrated and validated on a few labelled texts (kept small: the corpus is fast)."""
     argv = ("quantize", "--artifact", artifact, "--precision", precision, "--out", "{root}/q", *extra)
     argv += ("--calibration-size", "8", "--validate-on", "{root}/v.jsonl")
-    return Case(id, argv, figures, _rows("v.jsonl", ROWS * 4), out="{root}/q", patch=patch, found=found)
+    return Case(id, argv, figures, _rows("v.jsonl", ROWS * 4), out="{root}/q", patch=patch)
 
 
 GATE = [
@@ -914,7 +879,6 @@ GATE = [
         "int8",
         "agreement with torch fp32 25.0% (min 90%)",
         _forced(25.0),
-        found="silent",
     ),
     gate("gate-onnx-int8-static-drop", "{art}", "int8-static", "drop 10.0 points, max 3", _forced(95.0, 60.0)),
     gate("gate-onnx-int8-custom-min", "{art}", "int8", "(min 99%)", _forced(98.0), "--min-agreement", "99"),

@@ -112,8 +112,6 @@ class Case:
     """Folders (templates) the case makes read-only before running."""
     patch: Callable[[object], None] | None = None
     """Given pytest's ``monkeypatch`` before an in-process run (the gate cases force the figures it judges)."""
-    found: str = ""
-    """What the corpus found before the fix ("traceback", "silent": a wrong result without a word), or ""."""
 
     def fill(self, text: str, w: Work) -> str:
         f = w.fixtures
