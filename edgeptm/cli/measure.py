@@ -61,7 +61,9 @@ def evaluate(artifacts, data_path, reference, batch_size, threads, device, max_u
         )
         results.append({"name": str(a), **result})
     for coverage in coverages.values():  # one warning per distinct tokenizer
-        if warning := coverage.warning(", ".join(str(r["name"]) for r in results if r["coverage"] == coverage.to_json())):
+        if warning := coverage.warning(
+            ", ".join(str(r["name"]) for r in results if r["coverage"] == coverage.to_json())
+        ):
             click.echo(warning, err=True)
     if as_json:
         click.echo(json.dumps(results, indent=2))

@@ -210,7 +210,7 @@ def _cell(
     if altered == 0:
         return {
             "n": int(len(idx)),
-            "status": NOT_APPLICABLE,
+            "status": "not applicable",
             "changed": 0.0,
             "tokens_changed": 0.0,
             "accuracy": None,
@@ -222,7 +222,7 @@ def _cell(
     acc, f1 = accuracy(g, p), macro_f1(g, p, k)
     return {
         "n": int(len(idx)),
-        "status": MEASURED if retokenized > 0 else NO_EFFECT,
+        "status": "measured" if retokenized > 0 else "no effect after tokenization",
         "changed": altered,
         "tokens_changed": retokenized,
         "accuracy": acc,
@@ -366,7 +366,9 @@ def most_damaging(cells: dict[str, CellReport], languages: Sequence[str], top: i
             for label, c in cells.items()
             if lang in c["per_language"] and c["per_language"][lang]["status"] == MEASURED
         ]
-        ranked = sorted(measured, key=lambda item: (-(item[1]["macro_f1_drop"] or 0), -(item[1]["flip_rate"] or 0), item[0]))
+        ranked = sorted(
+            measured, key=lambda item: (-(item[1]["macro_f1_drop"] or 0), -(item[1]["flip_rate"] or 0), item[0])
+        )
         out[lang] = [
             Damage(
                 perturbation=label,
@@ -381,6 +383,11 @@ def most_damaging(cells: dict[str, CellReport], languages: Sequence[str], top: i
 
 def _mean(cells: dict[str, CellReport], key: str, *, labels: list[str], lang: str) -> float:
     return float(np.mean([cells[label]["per_language"][lang][key] for label in labels]))  # type: ignore[literal-required]
+
+
+def _delta(base: Cell, other: Cell, key: Literal["macro_f1_drop", "flip_rate"]) -> float:
+    """``other − base`` of a figure both cells have (neither is ``not applicable``)."""
+    return float(other[key] or 0.0) - float(base[key] or 0.0)
 
 
 def differences(
@@ -406,15 +413,13 @@ def differences(
         cells: dict[str, dict[str, Any]] = {}
         for item in done:
             label = item.spec.label
-            tested = [
-                lang for lang in item.languages if a[label]["per_language"][lang].get("status") != NOT_APPLICABLE
-            ]
+            tested = [lang for lang in item.languages if a[label]["per_language"][lang].get("status") != NOT_APPLICABLE]
             cells[label] = {
                 lang: {
-                    "macro_f1_drop": b[label]["per_language"][lang]["macro_f1_drop"]
-                    - a[label]["per_language"][lang]["macro_f1_drop"],
-                    "flip_rate": b[label]["per_language"][lang]["flip_rate"]
-                    - a[label]["per_language"][lang]["flip_rate"],
+                    "macro_f1_drop": _delta(
+                        a[label]["per_language"][lang], b[label]["per_language"][lang], "macro_f1_drop"
+                    ),
+                    "flip_rate": _delta(a[label]["per_language"][lang], b[label]["per_language"][lang], "flip_rate"),
                     "disagreement": float(np.mean(pa[label][by_lang[lang]] != pb[label][by_lang[lang]])),
                 }
                 for lang in tested

@@ -116,7 +116,12 @@ def diff_matrix(result: Mapping[str, Any], diff: dict[str, Any], key: str) -> tu
 
 
 def _matrix_table(
-    rows: list[str], cols: list[str], a: np.ndarray, b: np.ndarray, blank: np.ndarray | None = None, fmt: str = "{:.1f} / {:.0f}"
+    rows: list[str],
+    cols: list[str],
+    a: np.ndarray,
+    b: np.ndarray,
+    blank: np.ndarray | None = None,
+    fmt: str = "{:.1f} / {:.0f}",
 ) -> str:
     cells = [
         [

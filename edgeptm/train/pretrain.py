@@ -29,10 +29,10 @@ from edgeptm.errors import DataError, ModelError
 from edgeptm.fsutil import write_json
 from edgeptm.measure.coverage import measure_coverage
 from edgeptm.train.hf import pinned_threads
+from edgeptm.train.tinymodel import SIZES, PositionEmbedding
 
 COVERAGE_LINES = 5000
 """Held-out lines per language on which the tokenizer's coverage is measured."""
-from edgeptm.train.tinymodel import SIZES, PositionEmbedding
 
 RECORD = "edgeptm-pretrain.json"
 DEFAULT_SIZE = "mini"

@@ -48,7 +48,9 @@ def test_finetune_command(cli, tmp_path: Path, tiny_base: Path) -> None:
     lines = r.stdout.splitlines()
     assert lines[0] == "tokenizer coverage:" and lines[1].split()[:4] == ["language", "texts", "unk", "%"]
     coverage = json.loads((out / "metrics.json").read_text())["coverage"]["per_language"]
-    assert [line.split()[0] for line in lines[3:11]] == list(coverage) == ["ar", "de", "en", "es", "fr", "hi", "ru", "zh"]
+    assert (
+        [line.split()[0] for line in lines[3:11]] == list(coverage) == ["ar", "de", "en", "es", "fr", "hi", "ru", "zh"]
+    )
     assert coverage["en"]["texts"] == 60 + 15 + 18  # train, eval and test texts pooled
     lines = lines[11:]
     assert lines[0] == "eval:" and lines[1].split() == ["language", "n", "accuracy", "macro_f1"]

@@ -72,9 +72,10 @@ def test_valid_is_an_eval_split_and_split_files_name_the_others(topic_folder: Pa
 def test_train_languages_keep_the_train_split_and_pick_the_selection_data(sample) -> None:
     train = DataSelection(train_languages=("en", "de")).load("builtin:sample", "train")
     assert train.language_set() == ["de", "en"]
-    assert DataSelection(train_languages=("en", "de")).load("builtin:sample", "test").language_set() == sample[
-        "test"
-    ].language_set()
+    assert (
+        DataSelection(train_languages=("en", "de")).load("builtin:sample", "test").language_set()
+        == sample["test"].language_set()
+    )
     chosen = DataSelection(train_languages=("en", "german")).selection_data(sample["eval"])
     assert chosen.language_set() == ["de", "en"]  # matched by code or English name
     with pytest.raises(DataError, match=r"--train-languages fr: not among --languages de,en"):
@@ -151,7 +152,11 @@ def test_quantize_calibrates_on_the_training_languages(cli, topic_folder: Path, 
 @pytest.mark.parametrize(
     ("command", "args", "message"),
     [
-        ("evaluate", ["--split", "holdout=x.csv"], "'holdout' is not a split; use train, eval or test (or an alias: dev"),
+        (
+            "evaluate",
+            ["--split", "holdout=x.csv"],
+            "'holdout' is not a split; use train, eval or test (or an alias: dev",
+        ),
         ("evaluate", ["--split", "eval="], "expected NAME=FILE, e.g. eval=valid.csv"),
         ("evaluate", ["--split", "holdout"], "'holdout': expected NAME=FILE or a split name (train, eval, test)"),
         ("export", ["--split", "dev"], "'dev': expected NAME=FILE"),

@@ -20,7 +20,9 @@ def test_export_prints_one_line_by_default_and_every_warning_with_v(cli, finetun
     lines = quiet.stderr.strip().splitlines()
     summary = [line for line in lines if "third-party warning" in line]
     assert len(summary) == 1 and len(lines) == 1, quiet.stderr  # nothing else on stderr
-    m = re.fullmatch(r"(\d+) third-party warnings? hidden; see (.+) or rerun with `edgeptm -v export \.\.\.`", summary[0])
+    m = re.fullmatch(
+        r"(\d+) third-party warnings? hidden; see (.+) or rerun with `edgeptm -v export \.\.\.`", summary[0]
+    )
     assert m, summary[0]
     n, log = int(m.group(1)), Path(m.group(2))
     assert n >= 1 and "TracerWarning" in log.read_text() and len(log.read_text().splitlines()) == n
@@ -53,5 +55,8 @@ def test_edgeptm_warnings_and_logs_pass_through_and_sinks_get_the_rest(tmp_path:
         "[UserWarning (somelib/mod.py:7)] lib noise",
         "[warning somelib.shape] could not infer shape",
     ]
-    assert capture.summary("run") == f"2 third-party warnings hidden; see {tmp_path / 'run.log'} or rerun with `edgeptm -v run ...`"
+    assert (
+        capture.summary("run")
+        == f"2 third-party warnings hidden; see {tmp_path / 'run.log'} or rerun with `edgeptm -v run ...`"
+    )
     assert logging.Logger.callHandlers.__name__ == "callHandlers"  # restored

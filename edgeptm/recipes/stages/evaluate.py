@@ -53,7 +53,9 @@ class Evaluate(StageKind):
             )
             results.append({"name": name, **r})
         for coverage in coverages.values():
-            if warning := coverage.warning(", ".join(r["name"] for r in results if r["coverage"] == coverage.to_json())):
+            if warning := coverage.warning(
+                ", ".join(str(r["name"]) for r in results if r["coverage"] == coverage.to_json())
+            ):
                 ctx.log(f"  {warning}")
         write_json(out, results)
         return {"evaluations": results}

@@ -232,10 +232,15 @@ def test_each_calibration_method_gives_its_own_model(tmp_path: Path, plugins, on
         )
         assert m.export_info["calibrate_method"] == method and m.export_info["float_matmuls"] == 0
         scales[method] = activation_scales(tmp_path / method)
-    assert len(scales["minmax"]) >= 10 and scales["minmax"].keys() == scales["entropy"].keys() == scales["percentile"].keys()
+    assert (
+        len(scales["minmax"]) >= 10
+        and scales["minmax"].keys() == scales["entropy"].keys() == scales["percentile"].keys()
+    )
     for a, b in (("minmax", "entropy"), ("minmax", "percentile"), ("entropy", "percentile")):
         differ = [t for t in scales[a] if not np.isclose(scales[a][t], scales[b][t], rtol=1e-4)]
-        assert len(differ) >= len(scales[a]) // 4, f"{a} and {b} calibrate alike: {len(differ)} of {len(scales[a])} differ"
+        assert len(differ) >= len(scales[a]) // 4, (
+            f"{a} and {b} calibrate alike: {len(differ)} of {len(scales[a])} differ"
+        )
     # percentile clips the rare extremes that minmax keeps: somewhere its range is narrower
     narrower = [t for t in scales["minmax"] if scales["percentile"][t] < scales["minmax"][t] * (1 - 1e-4)]
     assert narrower
