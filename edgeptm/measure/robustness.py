@@ -252,8 +252,11 @@ def run_robustness(
     threads: int | None = None,
     device: str | None = None,
     log: Callable[[str], None] = lambda m: None,
+    train_languages: Sequence[str] | None = None,
 ) -> RobustnessResult:
-    """The robustness report of ``artifacts`` (name, path) on ``data`` under ``specs``."""
+    """The robustness report of ``artifacts`` (name, path) on ``data`` under ``specs``.
+
+    With ``train_languages``, each language of the data says whether it is ``zero_shot`` (absent from them)."""
     if not artifacts:
         raise PerturbationError("no artifacts to evaluate; pass --artifact")
     labels = _labels(artifacts, data)
@@ -316,12 +319,18 @@ def run_robustness(
             }
         )
     scripts = data_scripts(data)
+    trained = {canonical_language(lang) for lang in train_languages or ()}
     return {
         "data": {
             "source": data.source,
             "n": len(data),
             "languages": {
-                lang: {"n": int(len(idx)), "scripts": scripts[lang], "code": canonical_language(lang)}
+                lang: {
+                    "n": int(len(idx)),
+                    "scripts": scripts[lang],
+                    "code": canonical_language(lang),
+                    **({"zero_shot": canonical_language(lang) not in trained} if trained else {}),
+                }
                 for lang, idx in by_lang.items()
             },
             "labels": labels,

@@ -30,6 +30,11 @@ def selection_data(ctx: RunContext) -> data.Dataset:
     return ctx.recipe.data.selection("eval").selection_data(ctx.dataset("eval"), ctx.log)
 
 
+def unk_threshold(coverage: dict | None) -> float:
+    """The unknown-token threshold a coverage block was judged by."""
+    return float((coverage or {}).get("max_unk_rate", 1.0))
+
+
 def split_rows(m: dict, coverage: dict | None = None) -> list[list]:
     """Overall and per-language rows of one split's metrics: language, n, accuracy, macro-F1 (in %), and the
     tokenizer's coverage of the language (unknown tokens, tokens per word)."""
@@ -91,6 +96,18 @@ class Finetune(StageKind):
             f"{t['epochs']:.0f} epochs, {t['steps']} steps, {t['runtime_s']:.1f} s on {t['device']}.",
             "",
         ]
+        coverage = metrics.get("coverage")
+        poor = [
+            lang
+            for lang, c in (coverage or {}).get("per_language", {}).items()
+            if c["unk_rate"] > unk_threshold(coverage)
+        ]
+        if poor:
+            md += [
+                f"**The tokenizer can't read {', '.join(poor)}** (over {100 * unk_threshold(coverage):g}% unknown tokens): "
+                "their figures measure little; see `edgeptm pretrain` or `edgeptm trim-vocab`.",
+                "",
+            ]
         for split in ("eval", "test"):
             if split in metrics:
                 md += [
