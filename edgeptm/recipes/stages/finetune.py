@@ -104,8 +104,9 @@ class Finetune(StageKind):
         ]
         if poor:
             md += [
-                f"**The tokenizer can't read {', '.join(poor)}** (over {100 * unk_threshold(coverage):g}% unknown tokens): "
-                "their figures measure little; see `edgeptm pretrain` or `edgeptm trim-vocab`.",
+                f"**Over {100 * unk_threshold(coverage):g}% of the tokens are unknown in {', '.join(poor)}**: "
+                "the model can't read those words, so the figures there measure little; see `edgeptm pretrain` "
+                "or `edgeptm trim-vocab`.",
                 "",
             ]
         for split in ("eval", "test"):
