@@ -119,7 +119,7 @@ def capture_third_party(*, verbose: bool = False, echo: Callable[[str], None] = 
             capture.add(ThirdPartyMessage(f"{category.__name__} ({_short(str(filename))}:{lineno})", text))
 
         warnings.showwarning = route_warning
-        logging.Logger.callHandlers = route_record  # type: ignore[method-assign]
+        logging.Logger.callHandlers = route_record  # type: ignore[method-assign,assignment]
         _active.append(capture)
         try:
             yield capture

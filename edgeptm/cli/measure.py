@@ -296,6 +296,7 @@ def robustness(
         threads=threads,
         device=device,
         log=lambda m: click.echo(m, err=True),
+        train_languages=selection.train_languages,
     )
     warn_problems(plugins)
     warn_skipped(result, explicit=bool(perturbations))

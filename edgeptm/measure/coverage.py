@@ -81,9 +81,9 @@ class Coverage:
             return None
         langs = ", ".join(f"{c.language} {100 * c.unk_rate:.0f}%" for c in poor)
         return (
-            f"warning: the tokenizer of {model} can't read {'this language' if len(poor) == 1 else 'these languages'}"
-            f" (unknown tokens: {langs}; threshold {100 * self.max_unk_rate:g}%): figures there measure little; "
-            "pre-train a model with its own tokenizer on text in them (`edgeptm pretrain --corpus LANG=FILE ...`), "
+            f"warning: the tokenizer of {model} turns over {100 * self.max_unk_rate:g}% of the tokens into its unknown "
+            f"token in {langs}: the model can't read those words, so figures there measure little; pre-train a "
+            "model with its own tokenizer on text in these languages (`edgeptm pretrain --corpus LANG=FILE ...`), "
             "or start from a model whose vocabulary covers them and `edgeptm trim-vocab` it to those languages"
         )
 

@@ -210,7 +210,7 @@ def _cell(
     if altered == 0:
         return {
             "n": int(len(idx)),
-            "status": NOT_APPLICABLE,
+            "status": "not applicable",
             "changed": 0.0,
             "tokens_changed": 0.0,
             "accuracy": None,
@@ -222,7 +222,7 @@ def _cell(
     acc, f1 = accuracy(g, p), macro_f1(g, p, k)
     return {
         "n": int(len(idx)),
-        "status": MEASURED if retokenized > 0 else NO_EFFECT,
+        "status": "measured" if retokenized > 0 else "no effect after tokenization",
         "changed": altered,
         "tokens_changed": retokenized,
         "accuracy": acc,
@@ -252,8 +252,11 @@ def run_robustness(
     threads: int | None = None,
     device: str | None = None,
     log: Callable[[str], None] = lambda m: None,
+    train_languages: Sequence[str] | None = None,
 ) -> RobustnessResult:
-    """The robustness report of ``artifacts`` (name, path) on ``data`` under ``specs``."""
+    """The robustness report of ``artifacts`` (name, path) on ``data`` under ``specs``.
+
+    With ``train_languages``, each language of the data says whether it is ``zero_shot`` (absent from them)."""
     if not artifacts:
         raise PerturbationError("no artifacts to evaluate; pass --artifact")
     labels = _labels(artifacts, data)
@@ -316,12 +319,18 @@ def run_robustness(
             }
         )
     scripts = data_scripts(data)
+    trained = {canonical_language(lang) for lang in train_languages or ()}
     return {
         "data": {
             "source": data.source,
             "n": len(data),
             "languages": {
-                lang: {"n": int(len(idx)), "scripts": scripts[lang], "code": canonical_language(lang)}
+                lang: {
+                    "n": int(len(idx)),
+                    "scripts": scripts[lang],
+                    "code": canonical_language(lang),
+                    **({"zero_shot": canonical_language(lang) not in trained} if trained else {}),
+                }
                 for lang, idx in by_lang.items()
             },
             "labels": labels,
@@ -385,6 +394,11 @@ def _mean(cells: dict[str, CellReport], key: str, *, labels: list[str], lang: st
     return float(np.mean([cells[label]["per_language"][lang][key] for label in labels]))  # type: ignore[literal-required]
 
 
+def _delta(base: Cell, other: Cell, key: Literal["macro_f1_drop", "flip_rate"]) -> float:
+    """``other − base`` of a figure both cells have (neither is ``not applicable``)."""
+    return float(other[key] or 0.0) - float(base[key] or 0.0)
+
+
 def differences(
     results: Sequence[ArtifactRobustness],
     predictions: dict[str, dict[str, np.ndarray]],
@@ -411,10 +425,10 @@ def differences(
             tested = [lang for lang in item.languages if a[label]["per_language"][lang].get("status") != NOT_APPLICABLE]
             cells[label] = {
                 lang: {
-                    "macro_f1_drop": b[label]["per_language"][lang]["macro_f1_drop"]
-                    - a[label]["per_language"][lang]["macro_f1_drop"],
-                    "flip_rate": b[label]["per_language"][lang]["flip_rate"]
-                    - a[label]["per_language"][lang]["flip_rate"],
+                    "macro_f1_drop": _delta(
+                        a[label]["per_language"][lang], b[label]["per_language"][lang], "macro_f1_drop"
+                    ),
+                    "flip_rate": _delta(a[label]["per_language"][lang], b[label]["per_language"][lang], "flip_rate"),
                     "disagreement": float(np.mean(pa[label][by_lang[lang]] != pb[label][by_lang[lang]])),
                 }
                 for lang in tested

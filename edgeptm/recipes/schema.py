@@ -57,7 +57,7 @@ class DataSpec(Strict):
             columns=DataColumns(self.columns.text, self.columns.label, self.columns.language),
             languages=tuple(languages) if languages else None,
             train_languages=tuple(self.train_languages) if self.train_languages else None,
-            split_files=dict(self.splits),
+            split_files={str(k): v for k, v in self.splits.items()},
         )
 
 

@@ -185,7 +185,10 @@ def difference_table(diff: dict[str, Any]) -> str:
 def markdown(result: Mapping[str, Any], images: dict[str, str] | None = None) -> str:
     """The full report."""
     d = result["data"]
-    langs = ", ".join(f"{lang} ({'/'.join(v['scripts']) or '?'}, n {v['n']})" for lang, v in d["languages"].items())
+    langs = ", ".join(
+        f"{lang} ({'/'.join(v['scripts']) or '?'}, n {v['n']}{', zero-shot' if v.get('zero_shot') else ''})"
+        for lang, v in d["languages"].items()
+    )
     md = [
         "# Robustness",
         "",

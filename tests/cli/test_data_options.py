@@ -171,3 +171,30 @@ def test_bad_split_options_are_one_line_errors(cli, finetuned: Path, tmp_path, c
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert message in r.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "x").exists()
+
+
+def test_recipes_take_the_same_data_options(plugins, topic_folder: Path, tmp_path: Path) -> None:
+    from edgeptm.recipes.context import Context
+    from edgeptm.recipes.schema import parse_recipe
+
+    raw = {
+        "name": "topics",
+        "output": "out",
+        "model": "builtin:tiny-multilingual",
+        "data": {
+            "train": str(topic_folder),
+            "eval": str(topic_folder),
+            "test": str(topic_folder),
+            "columns": {"text": "sentence", "label": "category"},
+            "languages": ["en", "fr", "zh"],
+            "train_languages": ["en"],
+            "splits": {"test": "heldout.tsv"},
+        },
+        "stages": [{"stage": "evaluate"}],
+    }
+    recipe = parse_recipe(raw, tmp_path / "r.yaml", plugins)
+    ctx = Context(recipe, tmp_path, tmp_path / "out", plugins, lambda m: None)
+    assert ctx.dataset("train").language_set() == ["en"]
+    assert ctx.dataset("eval").language_set() == ["en", "fr", "zh"]  # from valid.tsv
+    assert ctx.dataset("test").language_set() == ["en", "fr", "zh"] and len(ctx.dataset("test")) == 54
+    assert recipe.data.selection("eval").selection_data(ctx.dataset("eval")).language_set() == ["en"]

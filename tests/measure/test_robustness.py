@@ -361,9 +361,15 @@ def test_figures_say_when_a_perturbation_changed_nothing_the_model_sees(
 ) -> None:
     out = tmp_path / "report"
     args = ["--artifact", onnx_int8, "--eval", "builtin:sample", "--out", out, "--max-per-language", "6"]
-    r = invoke(cli, *args, "-p", "zero_width", "-p", "strip_diacritics", "-p", "char_swap", "--languages", "en,fr,zh")
+    r = invoke(
+        cli,
+        *args,
+        *("-p", "zero_width", "-p", "strip_diacritics", "-p", "char_swap"),
+        *("--languages", "en,fr,zh", "--train-languages", "en"),
+    )
     assert r.exit_code == 0, r.output
     result = json.loads((out / "report.json").read_text())
+    assert [v["zero_shot"] for v in result["data"]["languages"].values()] == [False, True, True]
     cells = result["artifacts"][0]["perturbations"]
     # the tokenizer strips zero-width characters: every text altered, no token id changed, nothing re-run
     zw = cells["zero_width"]["per_language"]["en"]

@@ -55,7 +55,7 @@ class Evaluate(StageKind):
             results.append({"name": name, **r})
         for coverage in coverages.values():
             if warning := coverage.warning(
-                ", ".join(r["name"] for r in results if r["coverage"] == coverage.to_json())
+                ", ".join(str(r["name"]) for r in results if r.get("coverage") == coverage.to_json())
             ):
                 ctx.log(f"  {warning}")
         write_json(out, results)

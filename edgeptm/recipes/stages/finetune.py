@@ -30,6 +30,11 @@ def selection_data(ctx: RunContext) -> data.Dataset:
     return ctx.recipe.data.selection("eval").selection_data(ctx.dataset("eval"), ctx.log)
 
 
+def unk_threshold(coverage: dict | None) -> float:
+    """The unknown-token threshold a coverage block was judged by."""
+    return float((coverage or {}).get("max_unk_rate", 1.0))
+
+
 def split_rows(m: dict, coverage: dict | None = None) -> list[list]:
     """Overall and per-language rows of one split's metrics: language, n, accuracy, macro-F1 (in %), and the
     tokenizer's coverage of the language (unknown tokens, tokens per word)."""
@@ -92,6 +97,19 @@ class Finetune(StageKind):
             f"{t['epochs']:.0f} epochs, {t['steps']} steps, {t['runtime_s']:.1f} s on {t['device']}.",
             "",
         ]
+        coverage = metrics.get("coverage")
+        poor = [
+            lang
+            for lang, c in (coverage or {}).get("per_language", {}).items()
+            if c["unk_rate"] > unk_threshold(coverage)
+        ]
+        if poor:
+            md += [
+                f"**Over {100 * unk_threshold(coverage):g}% of the tokens are unknown in {', '.join(poor)}**: "
+                "the model can't read those words, so the figures there measure little; see `edgeptm pretrain` "
+                "or `edgeptm trim-vocab`.",
+                "",
+            ]
         for split in ("eval", "test"):
             if split in metrics:
                 md += [

@@ -56,6 +56,7 @@ class Robustness(StageKind):
             batch_size=stage.batch_size,
             threads=stage.threads,
             log=lambda m: ctx.log(f"  {m}"),
+            train_languages=ctx.dataset("train").language_set() if ctx.recipe.data.train else None,
         )
         for skipped in result["skipped"]:
             ctx.log(f"  warning: {skipped['message']}; skipped")
