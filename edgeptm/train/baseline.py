@@ -126,7 +126,7 @@ def _pipeline(options: BaselineOptions) -> Any:
     return Pipeline([("tfidf", vectorizer), ("linear", classifier)])
 
 
-def fit_pipeline(texts: Sequence[str], y: Sequence[int], options: BaselineOptions) -> Any:
+def fit_pipeline(texts: Sequence[str], y: Sequence[int] | np.ndarray, options: BaselineOptions) -> Any:
     """The fitted scikit-learn pipeline, on texts already prepared by the text encoder.
 
     The vocabulary is closed under characters: an n-gram is kept only with every character in it. With
