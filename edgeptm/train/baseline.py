@@ -14,7 +14,6 @@ extra) are imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -308,12 +307,3 @@ def train_baseline(
         onnx_check=comparison,
         eval=report,
     )
-
-
-def read_result(artifact: Path) -> dict[str, Any] | None:
-    """The ``metrics.json`` a baseline artifact keeps (eval scores and the ONNX check), if present."""
-    path = Path(artifact) / METRICS_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
