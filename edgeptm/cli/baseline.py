@@ -39,22 +39,7 @@ from edgeptm.cli.options import data_options, force_option, load_data
 @click.option("--seed", default=42, show_default=True, type=int)
 @force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def baseline(
-    train_path,
-    eval_path,
-    out,
-    ngram_min,
-    ngram_max,
-    max_features,
-    min_df,
-    c,
-    max_length,
-    lowercase,
-    seed,
-    force,
-    as_json,
-    **kw,
-) -> None:
+def baseline(train_path, eval_path, out, force, as_json, **kw) -> None:
     """Train a char n-gram TF-IDF + logistic regression on the training split and write it as an ONNX
     artifact that `evaluate`, `bench`, `bundle` and edgeptm-runtime run (raw text in, no tokenizer)."""
     from pydantic import ValidationError
@@ -62,17 +47,8 @@ def baseline(
     from edgeptm.report.tables import text_table
     from edgeptm.train.baseline import BaselineOptions, train_baseline
 
-    try:
-        options = BaselineOptions(
-            ngram_min=ngram_min,
-            ngram_max=ngram_max,
-            max_features=max_features,
-            min_df=min_df,
-            c=c,
-            max_length=max_length,
-            lowercase=lowercase,
-            seed=seed,
-        )
+    try:  # every option named like a BaselineOptions field is one
+        options = BaselineOptions(**{k: kw.pop(k) for k in list(kw) if k in BaselineOptions.model_fields})
     except ValidationError as exc:
         raise click.BadParameter(
             exc.errors()[0]["msg"].removeprefix("Value error, "), param_hint="--ngram-max"

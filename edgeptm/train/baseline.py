@@ -14,7 +14,6 @@ extra) are imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -126,6 +125,21 @@ def _pipeline(options: BaselineOptions) -> Any:
     return Pipeline([("tfidf", vectorizer), ("linear", classifier)])
 
 
+def fit_pipeline(texts: Sequence[str], y: Sequence[int] | np.ndarray, options: BaselineOptions) -> Any:
+    """The fitted scikit-learn pipeline, on texts already prepared by the text encoder.
+
+    The vocabulary is closed under characters: an n-gram is kept only with every character in it. With
+    ``max_features``, ties at the cut can keep ``"音乐"`` but drop ``"乐"``, and skl2onnx maps each n-gram
+    to its characters' entries, so it refuses such a vocabulary. The few n-grams dropped for it change
+    nothing else: the vectorizer is refitted on the closed vocabulary (same order, same idf formula)."""
+    pipeline = _pipeline(options)
+    vocabulary = pipeline[0].fit(texts).vocabulary_
+    closed = sorted(g for g in vocabulary if all(ch in vocabulary for ch in g))
+    if len(closed) < len(vocabulary):
+        pipeline.set_params(tfidf__vocabulary=closed)
+    return pipeline.fit(texts, y)
+
+
 def logits_of(pipeline: Any, texts: Sequence[str]) -> np.ndarray:
     """scikit-learn's logits ``[n, num_labels]`` whose softmax is ``predict_proba``: the decision function,
     and for two labels ``[-s/2, s/2]`` (softmax of that is ``sigmoid(s)``), as the ONNX graph outputs."""
@@ -228,10 +242,9 @@ def train_baseline(
     texts = encoder.tokenize(train.texts)
     y = np.asarray(labels.encode(train, role="train"))
     started = time.perf_counter()
-    pipeline = _pipeline(options)
     with threadpool_limits(1):  # one BLAS thread: the same floats on any machine load
         try:
-            pipeline.fit(texts, y)
+            pipeline = fit_pipeline(texts, y, options)
         except ValueError as exc:  # e.g. min_df leaves no n-gram
             raise DataError(f"{train.source}: the baseline can't be trained ({exc}); lower min_df") from None
     seconds = time.perf_counter() - started
@@ -294,12 +307,3 @@ def train_baseline(
         onnx_check=comparison,
         eval=report,
     )
-
-
-def read_result(artifact: Path) -> dict[str, Any] | None:
-    """The ``metrics.json`` a baseline artifact keeps (eval scores and the ONNX check), if present."""
-    path = Path(artifact) / METRICS_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, ValueError):
-        return None

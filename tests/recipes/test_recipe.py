@@ -143,13 +143,20 @@ def test_quickstart_end_to_end_and_skips_unchanged_stages(cli, tmp_path: Path) -
         "run quantize onnx-int8-static",
     ]
     summary = json.loads((out / "summary.json").read_text())
-    assert [a["name"] for a in summary["artifacts"]] == ["model", "onnx-fp32", "onnx-int8", "onnx-int8-static"]
+    names = ["model", "onnx-fp32", "onnx-int8", "onnx-int8-static", "baseline"]
+    assert [a["name"] for a in summary["artifacts"]] == names
+    assert summary["artifacts"][-1]["kind"] == "tfidf-linear" and summary["baselines"]["baseline"]["features"] > 0
     assert summary["artifacts"][1]["max_abs_logit_diff"] < 1e-4
     evaluations = {e["name"]: e for e in summary["evaluation"]}
     assert sorted(evaluations["onnx-int8"]["per_language"]) == ["ar", "de", "en", "es", "fr", "hi", "ru", "zh"]
     assert evaluations["onnx-int8"]["agreement"]["overall"]["agreement_pct"] >= 80
-    assert {b["name"] for b in summary["bench"]} == {"model", "onnx-fp32", "onnx-int8", "onnx-int8-static"}
+    assert {b["name"] for b in summary["bench"]} == set(names)
     md = (out / "summary.md").read_text()
+    # The baseline row, scored through the same metrics, beside every model per language.
+    assert evaluations["baseline"]["kind"] == "tfidf-linear" and len(evaluations["baseline"]["per_language"]) == 8
+    beside = md.split("the baseline beside each model:")[1].split("\n\n")[1].splitlines()
+    assert beside[0].startswith("| language | n | model | onnx-fp32 | onnx-int8 | onnx-int8-static | baseline | best |")
+    assert len(beside) == 2 + 1 + 8 and beside[2].startswith("| all | 144 |")
     assert "## Evaluation (through each backend's runner)" in md and "## Benchmark" in md and "## Bundle" in md
     # the tokenizer's coverage of each language, beside its scores (fine-tuning and evaluation tables)
     assert "| language | n | accuracy | macro-F1 | tokenizer coverage |" in md

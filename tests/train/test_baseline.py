@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from edgeptm.data import Dataset, LabelMap
 from edgeptm.errors import BackendError
-from edgeptm.train.baseline import BaselineOptions, _pipeline, logits_of, train_baseline
+from edgeptm.train.baseline import BaselineOptions, fit_pipeline, logits_of, train_baseline
 
 OPTIONS = BaselineOptions(max_features=5000, seed=3)
 
@@ -33,7 +33,7 @@ def _sklearn(train: Dataset, options: BaselineOptions):
     from edgeptm_runtime.text import TextEncoder
 
     encoder = TextEncoder(options.max_length, options.normalize())
-    pipeline = _pipeline(options).fit(encoder.tokenize(train.texts), LabelMap.from_dataset(train).encode(train))
+    pipeline = fit_pipeline(encoder.tokenize(train.texts), LabelMap.from_dataset(train).encode(train), options)
     return pipeline, encoder
 
 
@@ -157,7 +157,7 @@ def test_cli_trains_and_evaluate_shows_it_beside_a_model(cli, baseline: Path, on
         ],
     )
     assert made.exit_code == 0, made.output
-    assert "ONNX vs scikit-learn on 120 texts" in made.output and "arabic" in made.output
+    assert "ONNX vs scikit-learn on 120 texts" in made.output and "\nar " in made.output
     shown = runner.invoke(
         cli, ["evaluate", "--artifact", str(onnx_fp32), "--baseline", str(out), "--data", "builtin:sample"]
     )
