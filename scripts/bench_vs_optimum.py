@@ -301,16 +301,18 @@ class Variant:
     options: dict[str, object] = field(default_factory=dict)
 
 
-def edgeptm_variants(quick: bool) -> list[Variant]:
+def edgeptm_variants(quick: bool, with_s8: bool = False) -> list[Variant]:
+    """Every edgeptm variant (quick: the onnx fp32 and int8 only); ``with_s8`` adds int8 forced to full-range
+    s8 weights, to show what the saturation-safe choice costs or saves."""
     variants = [
         Variant("edgeptm onnx fp32", "onnx", "fp32"),
         Variant("edgeptm onnx int8", "onnx", "int8"),
-        Variant("edgeptm onnx int8 s8", "onnx", "int8", {"weight_type": "s8"}),
+        *([Variant("edgeptm onnx int8 s8", "onnx", "int8", {"weight_type": "s8"})] if with_s8 else []),
         Variant("edgeptm onnx int8-static", "onnx", "int8-static"),
         Variant("edgeptm openvino fp32", "openvino", "fp32"),
         Variant("edgeptm openvino int8", "openvino", "int8"),
     ]
-    return [v for v in variants if not quick or v.backend == "onnx" and v.precision != "int8-static"]
+    return [v for v in variants if not quick or v.backend == "onnx" and v.precision in ("fp32", "int8")]
 
 
 def edgeptm_engines(
@@ -320,7 +322,7 @@ def edgeptm_engines(
     calibration: list[str],
     validation: list[str],
     rebuild: bool,
-    quick: bool,
+    variants: list[Variant],
     skipped: list[str],
 ) -> tuple[list[Engine], dict[str, dict[str, Any]]]:
     from edgeptm import deploy
@@ -330,7 +332,7 @@ def edgeptm_engines(
 
     plugins = get_plugins()
     info: dict[str, dict[str, Any]] = {}
-    for variant in edgeptm_variants(quick):
+    for variant in variants:
         backend = plugins.backends().get(variant.backend)
         if backend is None or not backend.availability().available:
             skipped.append(f"{variant.name}: backend {variant.backend} is not available here")
@@ -365,7 +367,7 @@ def edgeptm_engines(
             if k in manifest.export_info
         }
     engines = []
-    for name, folder in [(v.name, work / v.name.replace(" ", "-")) for v in edgeptm_variants(quick)]:
+    for name, folder in [(v.name, work / v.name.replace(" ", "-")) for v in variants]:
         if not folder.is_dir() or name in {s.split(":")[0] for s in skipped}:
             continue
         runner = deploy.load_runner(plugins, folder, threads=threads)
@@ -431,8 +433,8 @@ def read_texts(data: Path | None, n: int, quick: bool) -> Texts:
     source = str(data) if data is not None and data.is_dir() else "builtin:sample"
     test = datasets.load(source, split="test")
     picked = sample_evenly(test, n)
-    calib = [e.text for e in sample_evenly(datasets.load(source, split="train"), 16 if quick else 64)]
-    valid = [e.text for e in sample_evenly(datasets.load(source, split="eval"), 16 if quick else 64)]
+    calib = [e.text for e in sample_evenly(datasets.load(source, split="train"), 16 if quick else 32)]
+    valid = [e.text for e in sample_evenly(datasets.load(source, split="eval"), 16 if quick else 32)]
     return Texts(
         [e.text for e in picked], [e.language for e in picked], [e.label for e in picked], calib, valid, source
     )
@@ -595,6 +597,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="intra-op threads of every engine (default 2)")
     p.add_argument("--real-texts", type=int, default=None, help="real texts timed per round (default 64, quick 16)")
     p.add_argument("--quick", action="store_true", help="2 rounds, fewer calls, onnx variants only: a smoke run")
+    p.add_argument("--with-s8", action="store_true", help="also edgeptm int8 forced to full-range s8 weights")
     p.add_argument("--no-optimum", action="store_true", help="edgeptm only, even when optimum is installed")
     p.add_argument("--rebuild", action="store_true", help="make the artifacts again")
     p.add_argument("--json", type=Path, help="also write every figure here")
@@ -605,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     rounds = args.rounds or (2 if args.quick else 5)
     n_real = args.real_texts or (16 if args.quick else 64)
-    per_round = {"b1x128": 1 if args.quick else 5, "b8x128": 1 if args.quick else 2, "real-text": 1}
+    per_round = {"b1x128": 1 if args.quick else 5, "b8x128": 1, "real-text": 1}
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cpu, flags = cpu_flags()
     name = args.model.name if args.model else "mbert-arch"
@@ -651,7 +654,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         setup.skipped.append("Optimum: not installed (pip install -e '.[optimum]') or --no-optimum")
     ours, built = edgeptm_engines(
-        model_dir, work, args.threads, calibration, validation, args.rebuild, args.quick, setup.skipped
+        model_dir,
+        work,
+        args.threads,
+        calibration,
+        validation,
+        args.rebuild,
+        edgeptm_variants(args.quick, args.with_s8),
+        setup.skipped,
     )
     engines += ours
 

@@ -15,6 +15,7 @@ from edgeptm.data import Dataset, LabelMap, sample_evenly
 from edgeptm.encoding import Encoder, length_batches
 from edgeptm.errors import BackendError
 from edgeptm.manifest import Manifest
+from edgeptm.measure.machine import CpuFeatures, cpu_features
 from edgeptm.measure.metrics import macro_f1
 from edgeptm_openvino.options import MODEL_XML, OpenVinoOptions
 
@@ -70,8 +71,53 @@ def int8(
             )
             info.update(control)
     info["fake_quantize_ops"] = sum(op.get_type_name() == "FakeQuantize" for op in quantized.get_ops())
+    kernels = matmul_kernels(quantized, feeds[0])
+    info["cpu_matmul_kernels"] = kernels
+    warning = int8_speed_warning(cpu_features(), kernels)
+    if warning:
+        info["warnings"] = [warning]
     ov.save_model(quantized, dst, compress_to_fp16=False)
     return info
+
+
+MATMUL_LAYERS = frozenset({"FullyConnected", "FullyConnectedQuantizedLegacy", "MatMul"})
+"""Runtime layer types of the CPU plugin that are matrix products."""
+
+
+def matmul_kernels(model: Any, feed: dict[str, np.ndarray]) -> dict[str, int]:
+    """How many matrix products the CPU plugin runs on each kernel (``primitiveType``, e.g. ``brgemm_avx2_f32``,
+    ``jit_gemm_I8``) for ``model``: compiled on this CPU and run once, since kernels are picked at the first
+    inference of a shape."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled.create_infer_request().infer(feed)
+    counts: dict[str, int] = {}
+    for op in compiled.get_runtime_model().get_ops():
+        rt = op.get_rt_info()
+        if "layerType" in rt and rt["layerType"].astype(str) in MATMUL_LAYERS:
+            kernel = rt["primitiveType"].astype(str) if "primitiveType" in rt else "unknown"
+            counts[kernel] = counts.get(kernel, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def int8_speed_warning(cpu: CpuFeatures, kernels: dict[str, int]) -> str | None:
+    """One line when int8 cannot be faster than fp32 here: the CPU plugin has fast (brgemm) int8 kernels only
+    with VNNI or AMX; without them its int8 matrix products fall back to oneDNN's generic ``jit_gemm``."""
+    int8 = {k: n for k, n in kernels.items() if k.lower().endswith(("_i8", "_u8"))}
+    slow = sum(n for k, n in int8.items() if "gemm" in k and "brgemm" not in k)
+    if not (cpu.int8_saturates or slow):
+        return None
+    where = f"this CPU ({cpu.describe()})"
+    why = (
+        f"{slow} of {sum(int8.values())} int8 matrix products run on oneDNN's generic jit_gemm kernel"
+        if slow
+        else "without VNNI or AMX, u8×s8 products are summed in saturating 16 bits"
+    )
+    return (
+        f"int8 is unlikely to beat fp32 on {where}: {why} (OpenVINO's brgemm int8 kernels need VNNI or AMX); "
+        "use fp32 here, or the onnx backend's int8"
+    )
 
 
 def _with_accuracy_control(

@@ -171,3 +171,27 @@ def test_runner_needs_no_torch(edgeptm_kit, openvino):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "(1, 3)"
+
+
+def test_int8_records_its_cpu_kernels_and_warns_where_int8_cannot_win(edgeptm_kit, openvino):
+    from edgeptm.deploy import quantize_notes
+    from edgeptm.measure.machine import cpu_features
+    from edgeptm_openvino.quantize import int8_speed_warning
+
+    manifest = read_manifest(edgeptm_kit.artifact(openvino, "int8"))
+    kernels = manifest.export_info["cpu_matmul_kernels"]
+    assert sum(kernels.values()) > 0 and any(k.lower().endswith(("_i8", "_u8")) for k in kernels), kernels
+    want = int8_speed_warning(cpu_features(), kernels)  # what this machine warrants, from what it really ran
+    assert manifest.export_info.get("warnings", []) == ([want] if want else [])
+    assert [n for n in quantize_notes(manifest) if n.startswith("Warning: ")] == ([f"Warning: {want}"] if want else [])
+
+    avx2 = cpu_features(["avx2"], arch="x86_64")
+    vnni = cpu_features(["avx2", "avx512f", "avx512_vnni"], arch="x86_64")
+    fallback = {"brgemm_avx2_f32": 2, "jit_gemm_I8": 12}
+    fast = {"brgemm_avx512_core_vnni_I8": 14}
+    line = int8_speed_warning(avx2, fallback)
+    assert line and "12 of 12 int8 matrix products run on oneDNN's generic jit_gemm" in line and "no VNNI" in line
+    assert "\n" not in line
+    assert int8_speed_warning(vnni, fast) is None
+    assert "saturating" in (int8_speed_warning(avx2, fast) or "")
+    assert "jit_gemm" in (int8_speed_warning(vnni, fallback) or "")
