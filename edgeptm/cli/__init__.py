@@ -2,6 +2,7 @@
 
 * :mod:`.backends`: ``backends``
 * :mod:`.train`: ``finetune``, ``pretrain``, ``trim-vocab``
+* :mod:`.distill`: ``distill``
 * :mod:`.deploy`: ``export``, ``quantize``, ``bundle``
 * :mod:`.measure`: ``evaluate``, ``bench``, ``robustness``
 * :mod:`.recipes`: ``run``, ``recipes validate``
@@ -38,7 +39,7 @@ def cli() -> None:
 
 def register_all(group: click.Group) -> click.Group:
     """Add the core commands and the plugins' commands to ``group``."""
-    from edgeptm.cli import backends, deploy, measure, recipes, train
+    from edgeptm.cli import backends, deploy, distill, measure, recipes, train
     from edgeptm.plugins import get_plugins
 
     for command in (
@@ -54,6 +55,7 @@ def register_all(group: click.Group) -> click.Group:
         train.pretrain,
         train.trim_vocab,
         measure.robustness,
+        distill.distill,
     ):
         group.add_command(command)
     get_plugins().register_commands(group)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def freeze_lower_layers(model: Any, n: int) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-class _Encoded:
+class Encoded:
     """A torch-style dataset of tokenized examples (no padding; the collator pads)."""
 
     def __init__(self, tokenizer: Any, data: Dataset, label_ids: list[int], max_length: int) -> None:
@@ -88,7 +88,7 @@ class _Encoded:
         return self.rows[i]
 
 
-def _route_logs(trainer: Any, progress: bool, log: Any) -> None:
+def route_logs(trainer: Any, progress: bool, log: Any) -> None:
     """Keep stdout for results: a progress bar (stderr) and one line per evaluation through ``log``."""
     from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
@@ -109,6 +109,53 @@ def _route_logs(trainer: Any, progress: bool, log: Any) -> None:
     if progress:
         trainer.add_callback(QuietProgress)
     trainer.add_callback(EpochLog)
+
+
+def selection_metrics(num_labels: int) -> Callable[[Any], dict[str, float]]:
+    """The Trainer's ``compute_metrics``: accuracy and macro-F1 (the checkpoint-selection metric)."""
+
+    def compute(pred: Any) -> dict[str, float]:
+        import numpy as np
+
+        from edgeptm.measure.metrics import accuracy, macro_f1
+
+        p = np.argmax(pred.predictions, axis=-1)
+        return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, num_labels)}
+
+    return compute
+
+
+def split_report(
+    trainer: Any, tokenizer: Any, data: Dataset, ids: list[int], max_length: int, num_labels: int
+) -> tuple[Report, Any]:
+    """The trained model's figures on ``data`` overall and per language, and its logits (dataset order).
+
+    transformers groups eval batches by length when ``group_by_length`` is on; turn it off first.
+    """
+    import numpy as np
+
+    logits = trainer.predict(Encoded(tokenizer, data, ids, max_length)).predictions
+    return classification_report(ids, np.argmax(logits, -1), data.languages, num_labels), logits
+
+
+def classifier_manifest(
+    out: Path, labels: LabelMap, max_length: int, made_by: str, options: BaseModel
+) -> Callable[[Path], None]:
+    """``save_trained``'s ``extra``: the manifest of a torch classifier folder (weights, labels, options)."""
+
+    def write(tmp: Path) -> None:
+        weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
+        Manifest(
+            backend=REFERENCE_BACKEND,
+            precision="fp32",
+            labels=labels.names,
+            max_length=max_length,
+            files=weights,
+            source=str(out.resolve()),
+            options={made_by: json.loads(options.model_dump_json())},
+        ).save(tmp)
+
+    return write
 
 
 def finetune(
@@ -133,7 +180,6 @@ def finetune(
     local = Path(model).expanduser()
     check_output(Path(out), "model", force=force, inputs=(local,) if local.exists() else ())
     with pinned_threads(options.threads):  # a run is reproducible only with its thread count fixed
-        import numpy as np
         import transformers
         from transformers import (
             AutoModelForSequenceClassification,
@@ -142,8 +188,6 @@ def finetune(
             EarlyStoppingCallback,
             Trainer,
         )
-
-        from edgeptm.measure.metrics import accuracy, macro_f1
 
         transformers.logging.set_verbosity_error()
         out = Path(out)
@@ -186,10 +230,6 @@ def finetune(
         elif not resume and work.exists():
             shutil.rmtree(work)
 
-        def compute_metrics(pred: Any) -> dict[str, float]:
-            p = np.argmax(pred.predictions, axis=-1)
-            return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, len(labels.names))}
-
         args = training_arguments(
             work,
             options=options,
@@ -208,20 +248,20 @@ def finetune(
         trainer = Trainer(
             model=net,
             args=args,
-            train_dataset=_Encoded(tokenizer, train, train_ids, max_length),
-            eval_dataset=_Encoded(tokenizer, eval_data, eval_ids, max_length),
+            train_dataset=Encoded(tokenizer, train, train_ids, max_length),
+            eval_dataset=Encoded(tokenizer, eval_data, eval_ids, max_length),
             processing_class=tokenizer,
             data_collator=xla.BucketCollator(tokenizer, xla.seq_buckets(max_length))
             if on_xla
             else DataCollatorWithPadding(tokenizer),
-            compute_metrics=compute_metrics,
+            compute_metrics=selection_metrics(len(labels.names)),
             callbacks=[
                 EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience),
                 *callbacks,
                 *([timer] if timer else []),
             ],
         )
-        _route_logs(trainer, progress, log)
+        route_logs(trainer, progress, log)
         started = time.perf_counter()
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
         elapsed = time.perf_counter() - started
@@ -230,8 +270,7 @@ def finetune(
         trainer.args.group_by_length = False
 
         def report(data: Dataset, ids: list[int]) -> Report:
-            logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
-            return classification_report(ids, np.argmax(logits, -1), data.languages, len(labels.names))
+            return split_report(trainer, tokenizer, data, ids, max_length, len(labels.names))[0]
 
         metrics: dict[str, Any] = {
             "labels": labels.names,
@@ -253,17 +292,12 @@ def finetune(
         if test is not None and test_ids is not None:
             metrics["test"] = report(test, test_ids)
 
-        def manifest(tmp: Path) -> None:
-            weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
-            Manifest(
-                backend=REFERENCE_BACKEND,
-                precision="fp32",
-                labels=labels.names,
-                max_length=max_length,
-                files=weights,
-                source=str(out.resolve()),
-                options={"finetune": json.loads(options.model_dump_json())},
-            ).save(tmp)
-
-        save_trained(trainer, tokenizer, out, work, metrics, extra=manifest)
+        save_trained(
+            trainer,
+            tokenizer,
+            out,
+            work,
+            metrics,
+            extra=classifier_manifest(out, labels, max_length, "finetune", options),
+        )
         return metrics
