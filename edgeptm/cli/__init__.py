@@ -2,6 +2,7 @@
 
 * :mod:`.backends`: ``backends``
 * :mod:`.train`: ``finetune``, ``pretrain``, ``trim-vocab``
+* :mod:`.distill`: ``distill``
 * :mod:`.deploy`: ``export``, ``quantize``, ``bundle``
 * :mod:`.measure`: ``evaluate``, ``bench``, ``robustness``
 * :mod:`.recipes`: ``run``, ``recipes validate``
@@ -95,7 +96,7 @@ def cli(verbose: bool) -> None:
 
 def register_all(group: click.Group) -> click.Group:
     """Add the core commands and the plugins' commands to ``group``."""
-    from edgeptm.cli import backends, baseline, deploy, measure, recipes, train, tune
+    from edgeptm.cli import backends, baseline, deploy, distill, measure, recipes, train, tune
     from edgeptm.plugins import get_plugins
 
     for command in (
@@ -114,6 +115,7 @@ def register_all(group: click.Group) -> click.Group:
         baseline.baseline,
         tune.profiles,
         tune.tune,
+        distill.distill,
     ):
         group.add_command(command)
     get_plugins().register_commands(group)

@@ -126,3 +126,74 @@ def data_selection(kw: dict[str, Any], read_split: str | None = None) -> tuple[A
         split_files=parse_split_files(pairs),
     )
     return selection, chosen
+
+
+TRAINING_FLAGS = (
+    "max_length",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "warmup_ratio",
+    "weight_decay",
+    "seed",
+    "threads",
+    "max_unk_rate",
+)
+
+
+def training_options(f):
+    """The training flags ``finetune`` and ``distill`` share, then ``--resume`` and ``--no-progress``."""
+    for option in reversed(
+        [
+            click.option("--max-length", default=128, show_default=True, type=int),
+            click.option("--epochs", default=3.0, show_default=True, type=float),
+            click.option("--learning-rate", "--lr", default=5e-5, show_default=True, type=float),
+            click.option("--batch-size", default=16, show_default=True, type=int),
+            click.option("--warmup-ratio", default=0.0, show_default=True, type=float),
+            click.option("--weight-decay", default=0.01, show_default=True, type=float),
+            click.option("--seed", default=42, show_default=True, type=int),
+            click.option(
+                "--threads", default=None, type=int, help="torch threads while training (default: the physical cores)."
+            ),
+            click.option(
+                "--freeze-layers", default=None, type=int, help="Freeze the embeddings and the lowest N encoder layers."
+            ),
+            click.option(
+                "--patience", default=3, show_default=True, type=int, help="Early-stopping patience in epochs."
+            ),
+            click.option(
+                "--max-unk-rate",
+                default=0.05,
+                show_default=True,
+                type=click.FloatRange(0, 1),
+                help="Warn when a language has a larger share of unknown tokens.",
+            ),
+            click.option(
+                "--resume",
+                is_flag=True,
+                help="Continue an interrupted run from its last complete checkpoint (same options and data only; "
+                "with --force, a different run starts over).",
+            ),
+            click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def training_options_from(cls: Any, kw: dict[str, Any], **extra: Any) -> Any:
+    """``cls`` (FinetuneOptions or a subclass) from the shared flags plus ``extra``; a bad value is a
+    click error naming its flag."""
+    from pydantic import ValidationError
+
+    try:
+        return cls(
+            **{k: kw[k] for k in TRAINING_FLAGS},
+            freeze_layers=kw["freeze_layers"],
+            early_stopping_patience=kw["patience"],
+            **extra,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = str(err["loc"][0]).replace("_", "-") if err["loc"] else "options"
+        raise click.BadParameter(err["msg"], param_hint=[f"--{flag}"]) from None

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from edgeptm.cli.options import data_options, data_selection, force_option
+from edgeptm.cli.options import data_options, data_selection, force_option, training_options, training_options_from
 from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 
 
@@ -19,56 +19,15 @@ from edgeptm.train.tinymodel import POSITION_EMBEDDINGS, SIZES
 @click.option("--test", "test_path", default=None, help="Optional test data, reported in metrics.json.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output save_pretrained folder.")
 @data_options
-@click.option("--max-length", default=128, show_default=True, type=int)
-@click.option("--epochs", default=3.0, show_default=True, type=float)
-@click.option("--learning-rate", "--lr", default=5e-5, show_default=True, type=float)
-@click.option("--batch-size", default=16, show_default=True, type=int)
-@click.option("--warmup-ratio", default=0.0, show_default=True, type=float)
-@click.option("--weight-decay", default=0.01, show_default=True, type=float)
-@click.option("--seed", default=42, show_default=True, type=int)
-@click.option("--threads", default=None, type=int, help="torch threads while training (default: the physical cores).")
-@click.option("--freeze-layers", default=None, type=int, help="Freeze the embeddings and the lowest N encoder layers.")
-@click.option("--patience", default=3, show_default=True, type=int, help="Early-stopping patience in epochs.")
-@click.option(
-    "--max-unk-rate",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Warn when a language has a larger share of unknown tokens.",
-)
-@click.option(
-    "--resume",
-    is_flag=True,
-    help="Continue an interrupted run from its last complete checkpoint (same options and data only; "
-    "with --force, a different run starts over).",
-)
-@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@training_options
 @force_option
 def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, force, **kw) -> None:
     """Fine-tune MODEL for sequence classification and save it to OUT."""
-    from pydantic import ValidationError
-
     from edgeptm.data import describe
     from edgeptm.train.finetune import FinetuneOptions
     from edgeptm.train.finetune import finetune as run_finetune
 
-    try:
-        options = FinetuneOptions(
-            max_length=kw["max_length"],
-            epochs=kw["epochs"],
-            learning_rate=kw["learning_rate"],
-            batch_size=kw["batch_size"],
-            warmup_ratio=kw["warmup_ratio"],
-            weight_decay=kw["weight_decay"],
-            seed=kw["seed"],
-            threads=kw["threads"],
-            freeze_layers=kw["freeze_layers"],
-            early_stopping_patience=kw["patience"],
-            max_unk_rate=kw["max_unk_rate"],
-        )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise click.BadParameter(err["msg"], param_hint=[f"--{str(err['loc'][0]).replace('_', '-')}"]) from None
+    options = training_options_from(FinetuneOptions, kw)
     selection, _ = data_selection(kw)
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     train = selection.load(train_path, "train")
@@ -94,19 +53,24 @@ def finetune(model, train_path, eval_path, test_path, out, resume, no_progress, 
         _print_finetune(metrics, out)
 
 
-def _print_finetune(metrics: dict[str, Any], out: Path) -> None:
+def print_split_tables(metrics: Any, splits: tuple[str, ...]) -> None:
+    """One table per split present in ``metrics``: overall and per-language n, accuracy and macro-F1."""
+    from edgeptm.recipes.stages.finetune import split_rows
+    from edgeptm.report.tables import text_table
+
+    for split in splits:
+        if split in metrics:
+            click.echo(f"{split.replace('_', ' ')}:")
+            click.echo(text_table(["language", "n", "accuracy", "macro_f1"], split_rows(metrics[split])))
+
+
+def _print_finetune(metrics: Any, out: Path) -> None:
     from edgeptm.measure.coverage import coverage_rows
     from edgeptm.report.tables import text_table
 
     click.echo("tokenizer coverage:")
     click.echo(text_table(*coverage_rows(metrics["coverage"])))
-    for split in ("eval", "test"):
-        if split in metrics:
-            m = metrics[split]
-            rows = [["all", m["overall"]["n"], 100 * m["overall"]["accuracy"], 100 * m["overall"]["macro_f1"]]]
-            rows += [[k, v["n"], 100 * v["accuracy"], 100 * v["macro_f1"]] for k, v in m["per_language"].items()]
-            click.echo(f"{split}:")
-            click.echo(text_table(["language", "n", "accuracy", "macro_f1"], rows))
+    print_split_tables(metrics, ("eval", "test"))
     click.echo(f"saved {out} (metrics.json inside)")
 
 

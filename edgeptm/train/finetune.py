@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ def freeze_lower_layers(model: Any, n: int) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-class _Encoded:
+class Encoded:
     """A torch-style dataset of tokenized examples (no padding; the collator pads)."""
 
     def __init__(self, tokenizer: Any, data: Dataset, label_ids: list[int], max_length: int) -> None:
@@ -118,7 +118,7 @@ class _Encoded:
         return self.rows[i]
 
 
-def _route_logs(trainer: Any, progress: bool, log: Any) -> None:
+def route_logs(trainer: Any, progress: bool, log: Any) -> None:
     """Keep stdout for results: a progress bar (stderr) and one line per evaluation through ``log``."""
     from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
@@ -155,6 +155,53 @@ def run_record(model: str, options: FinetuneOptions, train: Dataset, eval_data: 
     }
 
 
+def selection_metrics(num_labels: int) -> Callable[[Any], dict[str, float]]:
+    """The Trainer's ``compute_metrics``: accuracy and macro-F1 (the checkpoint-selection metric)."""
+
+    def compute(pred: Any) -> dict[str, float]:
+        import numpy as np
+
+        from edgeptm.measure.metrics import accuracy, macro_f1
+
+        p = np.argmax(pred.predictions, axis=-1)
+        return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, num_labels)}
+
+    return compute
+
+
+def split_report(
+    trainer: Any, tokenizer: Any, data: Dataset, ids: list[int], max_length: int, num_labels: int
+) -> tuple[Report, Any]:
+    """The trained model's figures on ``data`` overall and per language, and its logits (dataset order).
+
+    transformers groups eval batches by length when ``group_by_length`` is on; turn it off first.
+    """
+    import numpy as np
+
+    logits = trainer.predict(Encoded(tokenizer, data, ids, max_length)).predictions
+    return classification_report(ids, np.argmax(logits, -1), data.languages, num_labels), logits
+
+
+def classifier_manifest(
+    out: Path, labels: LabelMap, max_length: int, made_by: str, options: BaseModel
+) -> Callable[[Path], None]:
+    """``save_trained``'s ``extra``: the manifest of a torch classifier folder (weights, labels, options)."""
+
+    def write(tmp: Path) -> None:
+        weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
+        Manifest(
+            backend=REFERENCE_BACKEND,
+            precision="fp32",
+            labels=labels.names,
+            max_length=max_length,
+            files=weights,
+            source=str(out.resolve()),
+            options={made_by: json.loads(options.model_dump_json())},
+        ).save(tmp)
+
+    return write
+
+
 def finetune(
     model: str,
     train: Dataset,
@@ -189,8 +236,6 @@ def finetune(
             EarlyStoppingCallback,
             Trainer,
         )
-
-        from edgeptm.measure.metrics import accuracy, macro_f1
 
         transformers.logging.set_verbosity_error()
         out = Path(out)
@@ -229,10 +274,6 @@ def finetune(
         )
         max_length = min(options.max_length, net.config.max_position_embeddings)
 
-        def compute_metrics(pred: Any) -> dict[str, float]:
-            p = np.argmax(pred.predictions, axis=-1)
-            return {"accuracy": accuracy(pred.label_ids, p), "macro_f1": macro_f1(pred.label_ids, p, len(labels.names))}
-
         args = training_arguments(
             work,
             options=options,
@@ -260,13 +301,13 @@ def finetune(
         trainer = Trainer(
             model=net,
             args=args,
-            train_dataset=_Encoded(tokenizer, train, train_ids, max_length),
-            eval_dataset=_Encoded(tokenizer, eval_data, eval_ids, max_length),
+            train_dataset=Encoded(tokenizer, train, train_ids, max_length),
+            eval_dataset=Encoded(tokenizer, eval_data, eval_ids, max_length),
             processing_class=tokenizer,
             data_collator=xla.BucketCollator(tokenizer, xla.seq_buckets(max_length))
             if on_xla
             else DataCollatorWithPadding(tokenizer),
-            compute_metrics=compute_metrics,
+            compute_metrics=selection_metrics(len(labels.names)),
             callbacks=[
                 EarlyStoppingCallback(early_stopping_patience=options.early_stopping_patience),
                 *callbacks,
@@ -274,7 +315,7 @@ def finetune(
                 seal_callback(),
             ],
         )
-        _route_logs(trainer, progress, log)
+        route_logs(trainer, progress, log)
         started = time.perf_counter()
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
         elapsed = time.perf_counter() - started
@@ -283,12 +324,11 @@ def finetune(
         trainer.args.group_by_length = False
 
         def report(data: Dataset, ids: list[int]) -> Report:
-            logits = trainer.predict(_Encoded(tokenizer, data, ids, max_length)).predictions
-            predicted = np.argmax(logits, -1)
-            if collapsed := single_class_warning(predicted, labels.names, data.source):
+            rep, logits = split_report(trainer, tokenizer, data, ids, max_length, len(labels.names))
+            if collapsed := single_class_warning(np.argmax(logits, -1), labels.names, data.source):
                 log(collapsed)
                 warnings_seen.append(collapsed)
-            return classification_report(ids, predicted, data.languages, len(labels.names))
+            return rep
 
         warnings_seen: list[str] = []
 
@@ -315,17 +355,12 @@ def finetune(
         if warnings_seen:
             metrics["warnings"] = warnings_seen
 
-        def manifest(tmp: Path) -> None:
-            weights = [n for n in WEIGHT_FILES if (tmp / n).is_file()]
-            Manifest(
-                backend=REFERENCE_BACKEND,
-                precision="fp32",
-                labels=labels.names,
-                max_length=max_length,
-                files=weights,
-                source=str(out.resolve()),
-                options={"finetune": json.loads(options.model_dump_json())},
-            ).save(tmp)
-
-        save_trained(trainer, tokenizer, out, work, metrics, extra=manifest)
+        save_trained(
+            trainer,
+            tokenizer,
+            out,
+            work,
+            metrics,
+            extra=classifier_manifest(out, labels, max_length, "finetune", options),
+        )
         return metrics
