@@ -24,29 +24,72 @@ def profiles(as_json: bool) -> None:
         click.echo(json.dumps([p.model_dump(mode="json") for p in found], indent=2))
         return
     rows = [
-        [p.name, p.arch, f"{p.threads}/{p.cores}", p.ram_mb, p.storage_mb, ",".join(b.label() for b in p.backends),
+        [p.name, p.arch, f"{p.threads}/{p.cores}", f"{p.ram_mb:g}", f"{p.storage_mb:g}", ",".join(b.label() for b in p.backends),
          f"{p.latency_ms:g} ms @ {p.batch_size}x{p.seq_length}", f"{p.max_drop:g}/{p.max_language_drop:g}"]
         for p in found
     ]  # fmt: skip
-    headers = ["profile", "arch", "threads/cores", "ram_mb", "storage_mb", "backends", "latency budget", "max drop all/lang"]
+    headers = [
+        "profile",
+        "arch",
+        "threads/cores",
+        "ram_mb",
+        "storage_mb",
+        "backends",
+        "latency budget",
+        "max drop all/lang",
+    ]
     click.echo(text_table(headers, rows))
 
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--profile", "profile_name", required=True, help=PROFILE_HELP)
-@click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE", help="Override a profile field (repeatable), e.g. latency_ms=50.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Override a profile field (repeatable), e.g. latency_ms=50.",
+)
 @click.option("--threads", type=click.IntRange(1), default=None, help="Override the profile's threads.")
-@click.option("--latency-ms", type=click.FloatRange(min=0, min_open=True), default=None, help="Override the latency budget.")
-@click.option("--train", "train_path", default="builtin:sample", show_default=True, help="Calibration and vocabulary data (train split).")
-@click.option("--eval", "eval_path", default="builtin:sample", show_default=True, help="Labelled data for accuracy (eval split).")
-@click.option("--space", "space_file", type=click.Path(path_type=Path), default=None, help="A YAML search space (the tune stage's `space`).")
-@click.option("--backend", "backends", multiple=True, help="Only these BACKEND[:DEVICE] (repeatable; default: the profile's).")
+@click.option(
+    "--latency-ms", type=click.FloatRange(min=0, min_open=True), default=None, help="Override the latency budget."
+)
+@click.option(
+    "--train",
+    "train_path",
+    default="builtin:sample",
+    show_default=True,
+    help="Calibration and vocabulary data (train split).",
+)
+@click.option(
+    "--eval", "eval_path", default="builtin:sample", show_default=True, help="Labelled data for accuracy (eval split)."
+)
+@click.option(
+    "--space",
+    "space_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A YAML search space (the tune stage's `space`).",
+)
+@click.option(
+    "--backend", "backends", multiple=True, help="Only these BACKEND[:DEVICE] (repeatable; default: the profile's)."
+)
 @click.option("--precision", "precisions", multiple=True, help="Only these precisions (repeatable).")
-@click.option("--budget-minutes", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop starting candidates after this long.")
+@click.option(
+    "--budget-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop starting candidates after this long.",
+)
 @click.option("--objective", type=click.Choice(["latency", "size", "accuracy"]), default="latency", show_default=True)
 @click.option("--iterations", type=click.IntRange(1), default=30, show_default=True, help="Timed runs per candidate.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for tune.json, tune.md, report.html and the chosen artifact.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for tune.json, tune.md, report.html and the chosen artifact.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @force_option
 def tune(model: Path, profile_name: str, overrides: tuple[str, ...], threads: int | None, latency_ms: float | None,
@@ -65,7 +108,8 @@ def tune(model: Path, profile_name: str, overrides: tuple[str, ...], threads: in
     from edgeptm.tune.build import BuildCache
     from edgeptm.tune.progress import click_progress
     from edgeptm.tune.render import markdown_report, text_report
-    from edgeptm.tune.search import Settings, no_progress as quiet, search
+    from edgeptm.tune.search import Settings, search
+    from edgeptm.tune.search import no_progress as quiet
     from edgeptm.tune.space import load_space
 
     check_output(out, "tune", force=force, inputs=(model,))

@@ -56,8 +56,8 @@ class DeviceProfile(BaseModel):
     accelerator: str | None = Field(None, description="an NPU or GPU the preferred backends use, in words")
     cores: int = Field(ge=1)
     threads: int = Field(ge=1, description="intra-op threads a deployment uses (at most cores)")
-    ram_mb: int = Field(ge=1, description="peak resident memory a deployment may use")
-    storage_mb: int = Field(ge=1, description="size on disk a deployment may take")
+    ram_mb: float = Field(gt=0, description="peak resident memory a deployment may use")
+    storage_mb: float = Field(gt=0, description="size on disk a deployment may take")
     backends: list[BackendChoice] = Field(min_length=1, description="preferred backends and devices, best first")
     latency_ms: float = Field(gt=0, description="p50 latency budget at batch_size x seq_length")
     batch_size: int = Field(1, ge=1)
@@ -135,9 +135,7 @@ def load_profile(name_or_path: str | Path, overrides: Mapping[str, Any] | None =
         raise ProfileError(f"{path}: a profile is a YAML mapping (name, arch, cores, ...)")
     for key in overrides or {}:
         if key not in DeviceProfile.model_fields:
-            raise ProfileError(
-                f"--set {key}: not a profile field (fields: {', '.join(DeviceProfile.model_fields)})"
-            )
+            raise ProfileError(f"--set {key}: not a profile field (fields: {', '.join(DeviceProfile.model_fields)})")
     try:
         return DeviceProfile.model_validate({**raw, **(overrides or {})})
     except ValidationError as exc:

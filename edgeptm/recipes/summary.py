@@ -103,7 +103,11 @@ def _headline(recipe: Recipe, summary: dict[str, Any]) -> list[str]:
     from edgeptm.report.headline import from_run, from_tune
 
     tunes = list((summary.get("tune") or {}).values())
-    h = from_tune(tunes[0]) if tunes else from_run(summary.get("evaluation") or [], summary.get("bench") or [], _variant(recipe))
+    h = (
+        from_tune(tunes[0])
+        if tunes
+        else from_run(summary.get("evaluation") or [], summary.get("bench") or [], _variant(recipe))
+    )
     if h is None:
         return []
     return [f"**{h.text()}**", ""] + ([f"Latency: {h.timing}.", ""] if h.timing else [])
@@ -112,5 +116,7 @@ def _headline(recipe: Recipe, summary: dict[str, Any]) -> list[str]:
 def _html(recipe: Recipe, summary: dict[str, Any], results: dict[str, Any]) -> str:
     from edgeptm.report.html import run_report
 
-    folders = [Path(r["report"]) for r in results.values() if isinstance(r, dict) and "robustness" in r and r.get("report")]
+    folders = [
+        Path(r["report"]) for r in results.values() if isinstance(r, dict) and "robustness" in r and r.get("report")
+    ]
     return run_report(recipe.name, recipe.description, summary, _variant(recipe), folders[0] if folders else None)

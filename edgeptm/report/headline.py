@@ -87,7 +87,9 @@ def first_measurement(bench: Mapping[str, Any]) -> Mapping[str, Any]:
     return min(bench["measurements"], key=lambda m: (m["batch_size"], m["seq_length"]))
 
 
-def from_run(evaluations: Sequence[Mapping[str, Any]], bench: Sequence[Mapping[str, Any]], variant: str | None) -> Headline | None:
+def from_run(
+    evaluations: Sequence[Mapping[str, Any]], bench: Sequence[Mapping[str, Any]], variant: str | None
+) -> Headline | None:
     """``variant`` (default: the last evaluated artifact) against the torch fp32 model of a recipe run."""
     reference = next((e for e in evaluations if is_reference(e)), None)
     others = [e for e in evaluations if e is not reference]

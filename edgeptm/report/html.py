@@ -112,8 +112,13 @@ def tune_points(result: Mapping[str, Any]) -> list[charts.PlotPoint]:
 
     return [
         charts.PlotPoint(
-            c["name"], c["timing"]["p50_ms"], 100 * worst_f1(c["accuracy"]), c["size_mb"], bool(c.get("on_front")),
-            c["status"] == "chosen", c["status"] in ("chosen", "fits"),
+            c["name"],
+            c["timing"]["p50_ms"],
+            100 * worst_f1(c["accuracy"]),
+            c["size_mb"],
+            bool(c.get("on_front")),
+            c["status"] == "chosen",
+            c["status"] in ("chosen", "fits"),
         )  # fmt: skip
         for c in result["candidates"]
         if "timing" in c
@@ -188,14 +193,16 @@ def page(title: str, body: Sequence[str]) -> str:
     )
 
 
-def run_points(evaluations: Sequence[Mapping[str, Any]], bench: Sequence[Mapping[str, Any]], chosen: str | None) -> list[charts.PlotPoint]:
+def run_points(
+    evaluations: Sequence[Mapping[str, Any]], bench: Sequence[Mapping[str, Any]], chosen: str | None
+) -> list[charts.PlotPoint]:
     """The run's artifacts that were both evaluated and benchmarked, with their own front."""
     from edgeptm.tune.pareto import nondominated
 
     timed = {b["name"]: b for b in bench}
-    coords = {}
+    coords: dict[str, tuple[float, float, float]] = {}
     for e in evaluations:
-        name = e.get("name")
+        name = str(e.get("name"))
         if name in timed:
             worst = min(b["macro_f1"] for b in e["per_language"].values())
             coords[name] = (first_measurement(timed[name])["p50_ms"], -100 * worst, timed[name]["size_mb"])
@@ -203,7 +210,9 @@ def run_points(evaluations: Sequence[Mapping[str, Any]], bench: Sequence[Mapping
     return [charts.PlotPoint(n, c[0], -c[1], c[2], n in front, n == chosen) for n, c in coords.items()]
 
 
-def run_report(title: str, description: str, summary: Mapping[str, Any], variant: str | None, robustness_dir: Path | None) -> str:
+def run_report(
+    title: str, description: str, summary: Mapping[str, Any], variant: str | None, robustness_dir: Path | None
+) -> str:
     """The recipe run's page, from its ``summary.json`` content."""
     tunes = list((summary.get("tune") or {}).values())
     evaluations, bench = summary.get("evaluation") or [], summary.get("bench") or []

@@ -69,7 +69,9 @@ class BuildCache:
             transform = TRANSFORMS[name]
             key = fingerprint(__version__, "transform", key, name, transform.config(value), train_key)
 
-            def make_transform(out: Path, source: Path = source, value: Any = value) -> None:
+            def make_transform(
+                out: Path, source: Path = source, value: Any = value, transform: Any = transform
+            ) -> None:
                 transform.build(source, value, out, BuildInputs(self.train, self.log))
 
             source, made = self._step(key, make_transform)
@@ -95,7 +97,9 @@ class BuildCache:
         built += made
         if candidate.quantized:
             options = dict(candidate.options)
-            key = fingerprint(__version__, "quantize", key, candidate.precision, options, train_key, data_key(self.eval))
+            key = fingerprint(
+                __version__, "quantize", key, candidate.precision, options, train_key, data_key(self.eval)
+            )
 
             def make_quantized(out: Path, source: Path = artifact) -> None:
                 texts = deploy.quantize_texts(self.train, self.eval)
@@ -114,7 +118,9 @@ class BuildCache:
             built += made
         return Built(artifact, key, built, time.perf_counter() - started)
 
-    def evaluation(self, key: str, artifact: Path, *, device: str | None, threads: int | None) -> tuple[Evaluation, bool]:
+    def evaluation(
+        self, key: str, artifact: Path, *, device: str | None, threads: int | None
+    ) -> tuple[Evaluation, bool]:
         """The artifact's metrics on the eval data, from the cache when this artifact was evaluated on it."""
         from edgeptm.measure.evaluate import evaluate
 

@@ -36,7 +36,17 @@ def front_rows(result: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
             [name, c["status"], t["p50_ms"], t["p99_ms"], t["peak_rss_mb"], c["size_mb"], 100 * acc["overall"]["macro_f1"],
              100 * worst_f1(acc), f"{acc['worst_language']} {acc['per_language'][acc['worst_language']]['drop']:+.1f}"]
         )  # fmt: skip
-    headers = ["variant", "status", "p50 ms", "p99 ms", "peak RSS MB", "size MB", "macro-F1", "worst-lang F1", "largest drop"]
+    headers = [
+        "variant",
+        "status",
+        "p50 ms",
+        "p99 ms",
+        "peak RSS MB",
+        "size MB",
+        "macro-F1",
+        "worst-lang F1",
+        "largest drop",
+    ]
     return headers, rows
 
 
@@ -50,7 +60,12 @@ def _cache_line(result: Mapping[str, Any]) -> str:
 
 def text_report(result: Mapping[str, Any]) -> str:
     h = from_tune(result)
-    lines = [f"profile {result['profile']['name']}: {result['profile']['description']}", where_line(result), _cache_line(result), ""]
+    lines = [
+        f"profile {result['profile']['name']}: {result['profile']['description']}",
+        where_line(result),
+        _cache_line(result),
+        "",
+    ]
     lines += ["front (latency x worst-language macro-F1 x size):", text_table(*front_rows(result)), ""]
     kept = [c["name"] for c in result["candidates"] if c["status"] == "fits"]
     if kept:
@@ -67,7 +82,14 @@ def markdown_report(result: Mapping[str, Any]) -> list[str]:
 
     h = from_tune(result)
     md = [f"## Search for {result['profile']['name']}", ""]
-    md += [f"**{h.text()}**" if h else "**No candidate fits the profile.**", "", where_line(result), "", _cache_line(result), ""]
+    md += [
+        f"**{h.text()}**" if h else "**No candidate fits the profile.**",
+        "",
+        where_line(result),
+        "",
+        _cache_line(result),
+        "",
+    ]
     md += ["Pareto front (latency × worst-language macro-F1 × size):", "", markdown_table(*front_rows(result)), ""]
     chosen = next((c for c in result["candidates"] if c["status"] == "chosen"), None)
     if chosen:

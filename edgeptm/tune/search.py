@@ -9,7 +9,7 @@ benchmark on this machine with the profile's threads, against the latency and RA
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +49,9 @@ def accuracy_of(evaluation: Evaluation, reference: Accuracy | None) -> Accuracy:
     intervals = evaluation.get("intervals", {})
 
     def score(lang: str, block: Any) -> LanguageScore:
-        base = reference["overall"] if reference and lang == "all" else (reference or {}).get("per_language", {}).get(lang)  # type: ignore[attr-defined]
+        base: Any = None
+        if reference is not None:
+            base = reference["overall"] if lang == "all" else reference["per_language"].get(lang)
         out: LanguageScore = {
             "macro_f1": block["macro_f1"],
             "drop": 100 * (base["macro_f1"] - block["macro_f1"]) if base else 0.0,
@@ -158,10 +160,17 @@ def search(
         raise EdgeptmError(
             f"profile {profile.name}: no candidate can run here ({'; '.join(u.reason for u in unavailable) or 'empty space'})"
         )
-    log(f"tune: {len(todo)} candidates for {profile.name}; accuracy on {len(evaluation)} examples of {evaluation.source}")
+    log(
+        f"tune: {len(todo)} candidates for {profile.name}; accuracy on {len(evaluation)} examples of {evaluation.source}"
+    )
     ref_eval, _ = cache.evaluation(model_key, model, device=None, threads=profile.threads)
     ref_acc = accuracy_of(ref_eval, None)
-    reference: Reference = {"name": "fp32 (torch)", "artifact": str(model), "size_mb": _size_mb(model), "accuracy": ref_acc}
+    reference: Reference = {
+        "name": "fp32 (torch)",
+        "artifact": str(model),
+        "size_mb": _size_mb(model),
+        "accuracy": ref_acc,
+    }
     built_steps = cached_evals = 0
     accurate: list[tuple[Candidate, CandidateResult]] = []
 
@@ -173,7 +182,10 @@ def search(
             result: CandidateResult = {"name": cand.name, "spec": cand.to_dict(), "status": "rejected"}
             results.append(result)
             if over_budget():
-                result.update(status="not-tried", reason=f"the {settings.budget_minutes:g}-minute budget ran out")
+                result["status"], result["reason"] = (
+                    "not-tried",
+                    f"the {settings.budget_minutes:g}-minute budget ran out",
+                )
                 continue
             try:
                 built = cache.artifact(cand, model, model_key)
@@ -185,9 +197,12 @@ def search(
             cached_evals += not fresh
             acc = accuracy_of(ev, ref_acc)
             size = _size_mb(built.path)
-            result.update(
-                key=built.key, artifact=str(built.path), size_mb=size, built_steps=built.steps_built, evaluated=fresh, accuracy=acc
-            )
+            result["key"] = built.key
+            result["artifact"] = str(built.path)
+            result["size_mb"] = size
+            result["built_steps"] = built.steps_built
+            result["evaluated"] = fresh
+            result["accuracy"] = acc
             problem = accuracy_problem(acc, profile)
             if problem is None and size > profile.storage_mb:
                 problem = f"size {size:.1f} MB > {profile.storage_mb:g} MB storage budget"
@@ -203,7 +218,8 @@ def search(
                 continue
             cand, result = item
             if over_budget():
-                result.update(status="not-tried", reason=f"the {settings.budget_minutes:g}-minute budget ran out before timing")
+                result["status"] = "not-tried"
+                result["reason"] = f"the {settings.budget_minutes:g}-minute budget ran out before timing"
                 continue
             path = Path(result["artifact"])
             try:

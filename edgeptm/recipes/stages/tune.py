@@ -31,7 +31,11 @@ class TuneStage(StageOptions):
     def files(self) -> list[str]:
         from edgeptm.profiles import BUILTIN
 
-        return [self.profile] if Path(self.profile).suffix in (".yaml", ".yml") else [str(BUILTIN / f"{self.profile}.yaml")]
+        return (
+            [self.profile]
+            if Path(self.profile).suffix in (".yaml", ".yml")
+            else [str(BUILTIN / f"{self.profile}.yaml")]
+        )
 
 
 class Tune(StageKind):
@@ -45,10 +49,14 @@ class Tune(StageKind):
 
         errors = super().check(where, stage, recipe, plugins, known)
         if known.get(stage.from_) not in (None, TORCH):
-            errors.append(f"{where}.from: {stage.from_!r} is a {known[stage.from_]} artifact; tune starts from a torch classifier")
+            errors.append(
+                f"{where}.from: {stage.from_!r} is a {known[stage.from_]} artifact; tune starts from a torch classifier"
+            )
         for split in self.Options.data_splits:
             if getattr(recipe.data, split) is None:
-                errors.append(f"{where}: data.{split} is not set (tune calibrates on train and measures accuracy on eval)")
+                errors.append(
+                    f"{where}: data.{split} is not set (tune calibrates on train and measures accuracy on eval)"
+                )
         if not Path(stage.profile).is_absolute() and Path(stage.profile).suffix in (".yaml", ".yml"):
             return errors  # a relative path: checked when the stage runs (relative to the recipe)
         try:
