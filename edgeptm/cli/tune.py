@@ -24,7 +24,7 @@ def profiles(as_json: bool) -> None:
         click.echo(json.dumps([p.model_dump(mode="json") for p in found], indent=2))
         return
     rows = [
-        [p.name, p.arch, f"{p.threads}/{p.cores}", p.ram_mb, p.storage_mb, ",".join(b.label() for b in p.backends),
+        [p.name, p.arch, f"{p.threads}/{p.cores}", f"{p.ram_mb:g}", f"{p.storage_mb:g}", ",".join(b.label() for b in p.backends),
          f"{p.latency_ms:g} ms @ {p.batch_size}x{p.seq_length}", f"{p.max_drop:g}/{p.max_language_drop:g}"]
         for p in found
     ]  # fmt: skip

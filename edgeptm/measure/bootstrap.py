@@ -41,7 +41,12 @@ def _macro_f1_rows(gold: np.ndarray, pred: np.ndarray, num_labels: int) -> np.nd
 
 
 def macro_f1_interval(
-    gold: Sequence[int], pred: Sequence[int], num_labels: int, *, seed: int = 0, resamples: int = RESAMPLES
+    gold: Sequence[int] | np.ndarray,
+    pred: Sequence[int] | np.ndarray,
+    num_labels: int,
+    *,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
 ) -> Interval:
     """The 95% percentile interval of macro-F1 over ``resamples`` resamples of the examples."""
     g, p = np.asarray(gold), np.asarray(pred)

@@ -200,9 +200,9 @@ def run_points(
     from edgeptm.tune.pareto import nondominated
 
     timed = {b["name"]: b for b in bench}
-    coords = {}
+    coords: dict[str, tuple[float, float, float]] = {}
     for e in evaluations:
-        name = e.get("name")
+        name = str(e.get("name"))
         if name in timed:
             worst = min(b["macro_f1"] for b in e["per_language"].values())
             coords[name] = (first_measurement(timed[name])["p50_ms"], -100 * worst, timed[name]["size_mb"])

@@ -69,7 +69,9 @@ class BuildCache:
             transform = TRANSFORMS[name]
             key = fingerprint(__version__, "transform", key, name, transform.config(value), train_key)
 
-            def make_transform(out: Path, source: Path = source, value: Any = value) -> None:
+            def make_transform(
+                out: Path, source: Path = source, value: Any = value, transform: Any = transform
+            ) -> None:
                 transform.build(source, value, out, BuildInputs(self.train, self.log))
 
             source, made = self._step(key, make_transform)

@@ -49,9 +49,9 @@ def accuracy_of(evaluation: Evaluation, reference: Accuracy | None) -> Accuracy:
     intervals = evaluation.get("intervals", {})
 
     def score(lang: str, block: Any) -> LanguageScore:
-        base = (
-            reference["overall"] if reference and lang == "all" else (reference or {}).get("per_language", {}).get(lang)
-        )  # type: ignore[attr-defined]
+        base: Any = None
+        if reference is not None:
+            base = reference["overall"] if lang == "all" else reference["per_language"].get(lang)
         out: LanguageScore = {
             "macro_f1": block["macro_f1"],
             "drop": 100 * (base["macro_f1"] - block["macro_f1"]) if base else 0.0,
@@ -182,7 +182,10 @@ def search(
             result: CandidateResult = {"name": cand.name, "spec": cand.to_dict(), "status": "rejected"}
             results.append(result)
             if over_budget():
-                result.update(status="not-tried", reason=f"the {settings.budget_minutes:g}-minute budget ran out")
+                result["status"], result["reason"] = (
+                    "not-tried",
+                    f"the {settings.budget_minutes:g}-minute budget ran out",
+                )
                 continue
             try:
                 built = cache.artifact(cand, model, model_key)
@@ -194,14 +197,12 @@ def search(
             cached_evals += not fresh
             acc = accuracy_of(ev, ref_acc)
             size = _size_mb(built.path)
-            result.update(
-                key=built.key,
-                artifact=str(built.path),
-                size_mb=size,
-                built_steps=built.steps_built,
-                evaluated=fresh,
-                accuracy=acc,
-            )
+            result["key"] = built.key
+            result["artifact"] = str(built.path)
+            result["size_mb"] = size
+            result["built_steps"] = built.steps_built
+            result["evaluated"] = fresh
+            result["accuracy"] = acc
             problem = accuracy_problem(acc, profile)
             if problem is None and size > profile.storage_mb:
                 problem = f"size {size:.1f} MB > {profile.storage_mb:g} MB storage budget"
@@ -217,9 +218,8 @@ def search(
                 continue
             cand, result = item
             if over_budget():
-                result.update(
-                    status="not-tried", reason=f"the {settings.budget_minutes:g}-minute budget ran out before timing"
-                )
+                result["status"] = "not-tried"
+                result["reason"] = f"the {settings.budget_minutes:g}-minute budget ran out before timing"
                 continue
             path = Path(result["artifact"])
             try:

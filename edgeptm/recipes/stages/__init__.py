@@ -25,18 +25,7 @@ def builtin_kinds() -> list:
     return kinds
 
 
-ORDER = [
-    "finetune",
-    "export",
-    "quantize",
-    "evaluate",
-    "bench",
-    "robustness",
-    "pretrain",
-    "trim_vocab",
-    "bundle",
-    "tune",
-]
+ORDER = ["finetune", "export", "quantize", "evaluate", "bench", "robustness", "pretrain", "trim_vocab", "bundle"]
 """Kinds listed first in schema errors, in the order users meet them; new modules follow."""
 
 
