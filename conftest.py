@@ -76,7 +76,16 @@ def onnx_int8(tmp_path_factory: pytest.TempPathFactory, plugins, onnx_fp32: Path
     from edgeptm import deploy
 
     out = tmp_path_factory.mktemp("artifacts") / "onnx-int8"
-    deploy.quantize(plugins, onnx_fp32, out, precision="int8", validation_texts=sample["eval"].texts)
+    # The fixture model is barely trained (nearly tied logits), so its int8's top-1 agreement is noise
+    # (tests/deploy/test_deploy.py::test_dynamic_int8_flips_only_near_ties): no gate here; the gate has its own tests.
+    deploy.quantize(
+        plugins,
+        onnx_fp32,
+        out,
+        precision="int8",
+        validation_texts=sample["eval"].texts,
+        gate=deploy.QualityGate(min_agreement=0.0, max_drop=100.0),
+    )
     return out
 
 

@@ -16,6 +16,12 @@ from corpus_harness import Case, Work
 EVAL = ("evaluate", "--artifact", "{art}", "--data")
 """Data cases run through ``evaluate``: it reads the data before it loads anything."""
 
+
+def finetune(model: str, out: str, *extra: str) -> tuple[str, ...]:
+    """``finetune`` on the built-in sample (train and eval), from ``model`` into ``out``."""
+    return ("finetune", "--model", model, "--train", "builtin:sample", "--eval", "builtin:sample", "--out", out, *extra)
+
+
 ROWS = [
     {"text": "Great phone, I love it.", "label": "positive", "language": "en"},
     {"text": "Terrible service.", "label": "negative", "language": "en"},
@@ -182,7 +188,7 @@ EV = ("evaluate", "--artifact", "{art}", "--data", "builtin:sample")
 BENCH = ("bench", "--artifact", "{art}")
 EXPORT = ("export", "--model", "{model}", "--backend", "onnx", "--out", "{root}/out")
 QUANT = ("quantize", "--artifact", "{art}", "--precision", "int8", "--out", "{root}/out")
-TRAIN = ("finetune", "--model", "{model}", "--train", "builtin:sample", "--eval", "builtin:sample", "--out", "{root}/o")
+TRAIN = finetune("{model}", "{root}/o")
 ROBUST = ("robustness", "--artifact", "{art}", "--eval", "builtin:sample")
 
 OPTIONS = [
@@ -386,18 +392,6 @@ def out_case(id: str, argv: tuple[str, ...], mention: str, setup=None, readonly:
 
 EXPORT_TO = ("export", "--model", "{model}", "--backend", "onnx", "--out")
 QUANT_TO = ("quantize", "--artifact", "{art}", "--precision", "int8", "--out")
-TRAIN_TO = (
-    "finetune",
-    "--model",
-    "{model}",
-    "--train",
-    "builtin:sample",
-    "--eval",
-    "builtin:sample",
-    "--epochs",
-    "1",
-    "--out",
-)
 
 
 def _readonly(w: Work) -> None:
@@ -446,27 +440,19 @@ OUTPUTS = [
         _readonly,
         ("{root}/ro",),
     ),
-    out_case("finetune-into-a-user-folder", (*TRAIN_TO, "{root}/user"), "{root}/user", _user_folder),
+    out_case(
+        "finetune-into-a-user-folder", finetune("{model}", "{root}/user", "--epochs", "1"), "{root}/user", _user_folder
+    ),
     out_case(
         "finetune-onto-its-model",
-        (
-            "finetune",
-            "--model",
-            "{root}/model",
-            "--train",
-            "builtin:sample",
-            "--eval",
-            "builtin:sample",
-            "--out",
-            "{root}/model",
-        ),
+        finetune("{root}/model", "{root}/model"),
         "{root}/model",
         lambda w: w.copy_model(),
     ),
-    out_case("finetune-onto-a-file", (*TRAIN_TO, "{root}/afile"), "{root}/afile", _file),
+    out_case("finetune-onto-a-file", finetune("{model}", "{root}/afile", "--epochs", "1"), "{root}/afile", _file),
     out_case(
         "finetune-into-a-read-only-folder",
-        (*TRAIN_TO, "{root}/ro/out"),
+        finetune("{model}", "{root}/ro/out", "--epochs", "1"),
         "{root}/ro",
         _readonly,
         ("{root}/ro",),
@@ -642,19 +628,7 @@ def model_case(id: str, change, mention: str, command: str = "export") -> Case:
     if command == "export":
         argv = ("export", "--model", "{root}/model", "--backend", "onnx", "--out", "{root}/out")
     else:
-        argv = (
-            "finetune",
-            "--model",
-            "{root}/model",
-            "--train",
-            "builtin:sample",
-            "--eval",
-            "builtin:sample",
-            "--out",
-            "{root}/out",
-            "--epochs",
-            "1",
-        )
+        argv = finetune("{root}/model", "{root}/out", "--epochs", "1")
     return Case(id, argv, mention, setup, out="{root}/out")
 
 
@@ -709,47 +683,17 @@ MODELS = [
     ),
     Case(
         "model-nonexistent-local-path",
-        (
-            "finetune",
-            "--model",
-            "{root}/nosuch",
-            "--train",
-            "builtin:sample",
-            "--eval",
-            "builtin:sample",
-            "--out",
-            "{root}/o",
-        ),
+        finetune("{root}/nosuch", "{root}/o"),
         "{root}/nosuch",
     ),
     Case(
         "model-nonexistent-relative-path",
-        (
-            "finetune",
-            "--model",
-            "./nosuch-model",
-            "--train",
-            "builtin:sample",
-            "--eval",
-            "builtin:sample",
-            "--out",
-            "{root}/o",
-        ),
+        finetune("./nosuch-model", "{root}/o"),
         "nosuch-model",
     ),
     Case(
         "model-nonexistent-hub-id",
-        (
-            "finetune",
-            "--model",
-            "nosuch-org/nosuch-model",
-            "--train",
-            "builtin:sample",
-            "--eval",
-            "builtin:sample",
-            "--out",
-            "{root}/o",
-        ),
+        finetune("nosuch-org/nosuch-model", "{root}/o"),
         "nosuch-org/nosuch-model",
     ),
     Case(

@@ -68,7 +68,21 @@ def test_export_quantize_evaluate_bench_commands(cli, tmp_path: Path, finetuned:
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith(f"wrote {onnx}: onnx fp32, ") and "agreement 100.0% on 120 texts" in r.stdout
     r = invoke(
-        cli, "quantize", "--artifact", onnx, "--precision", "int8", "--out", int8, "--option", "per_channel=true"
+        cli,
+        "quantize",
+        "--artifact",
+        onnx,
+        "--precision",
+        "int8",
+        "--out",
+        int8,
+        "--option",
+        "per_channel=true",
+        # the fixture model's logits are nearly tied: its int8 agreement is noise (the gate has its own tests)
+        "--min-agreement",
+        "0",
+        "--max-drop",
+        "100",
     )
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith(f"wrote {int8}: onnx int8, ")
