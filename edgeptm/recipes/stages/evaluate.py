@@ -7,7 +7,7 @@ from typing import Literal
 
 from edgeptm.fsutil import write_json
 from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
-from edgeptm.report.tables import evaluation_rows, markdown_table
+from edgeptm.report.tables import markdown_table
 from edgeptm.stage import RunContext, StageKind, StageResult
 
 
@@ -47,11 +47,17 @@ class Evaluate(StageKind):
         return {"evaluations": results}
 
     def render(self, name: str, result: StageResult) -> list[str]:
+        from edgeptm.report.compact import agreement_lines, language_table
+
         md = [
             "## Evaluation (through each backend's runner)",
             "",
-            markdown_table(*evaluation_rows(result["evaluations"])),
+            "Macro-F1 per language with its bootstrap 95% interval; an artifact that scores exactly like an "
+            "earlier one shares its column. Every row of every artifact is in summary.json.",
             "",
+            markdown_table(*language_table(result["evaluations"])),
+            "",
+            *agreement_lines(result["evaluations"]),
         ]
         for r in result["evaluations"]:
             for group, label in (("in_language", "in-language"), ("zero_shot", "zero-shot")):
