@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text[text.index("<svg") :], flags=re.S)
 
 
 def _context():
@@ -70,7 +71,11 @@ def pareto_svg(points: Sequence[PlotPoint], title: str) -> str:
         front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)
         if len(front) > 1:
             ax.plot([p.latency_ms for p in front], [p.worst_f1 for p in front], color="#1f77b4", lw=1, ls="--")
-        ax.set_xlabel("p50 latency (ms, measured on this machine)")
+        lat = [p.latency_ms for p in points if p.latency_ms > 0]
+        log = bool(lat) and max(lat) / min(lat) > 20
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlabel(f"p50 latency (ms, measured on this machine{', log scale' if log else ''})")
         ax.set_ylabel("worst-language macro-F1")
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)

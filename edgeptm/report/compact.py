@@ -56,3 +56,21 @@ def language_table(evaluations: Sequence[Mapping[str, Any]]) -> tuple[list[str],
         n = first["overall"]["n"] if lang == "all" else first["per_language"][lang]["n"]
         rows.append([lang, n, *[interval_text(e, lang) for e, _ in kept]])
     return headers, rows
+
+
+def agreement_lines(evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per artifact compared with its fp32 source: predictions unchanged and max |Δlogit|, and the
+    languages where predictions changed."""
+    lines = []
+    for e in evaluations:
+        a = e.get("agreement")
+        if not a:
+            continue
+        changed = [
+            f"{lang} {b['agreement_pct']:.1f}%" for lang, b in a["per_language"].items() if b["agreement_pct"] < 100
+        ]
+        lines.append(
+            f"- {name_of(e)}: {a['overall']['agreement_pct']:.1f}% of predictions unchanged vs fp32, max |Δlogit| "
+            f"{a['overall']['max_abs_logit_diff']:.3g}" + (f"; changed in {', '.join(changed)}" if changed else "")
+        )
+    return lines + [""] if lines else []

@@ -64,7 +64,11 @@ def from_tune(result: Mapping[str, Any]) -> Headline | None:
     acc, ref_acc = chosen["accuracy"], ref["accuracy"]
     lang = acc["worst_language"]
     t, rt = chosen.get("timing"), ref.get("timing")
-    where = f"p50 at batch {t['batch_size']} × {t['seq_length']} tokens on {result['machine']}" if t else None
+    where = (
+        f"p50 at batch {t['batch_size']} × {t['seq_length']} tokens on {result['machine']}, load {result.get('load_1min')}"
+        if t
+        else None
+    )
     return Headline(
         variant=chosen["name"],
         reference=ref["name"],
@@ -105,8 +109,11 @@ def from_run(
         ma, mb = first_measurement(a), first_measurement(b)
         speedup = mb["p50_ms"] / ma["p50_ms"] if ma["p50_ms"] else None
         size = b["size_mb"] / a["size_mb"] if a["size_mb"] else None
-        machine = (a.get("machine") or {}).get("description", "this machine")
-        where = f"p50 at batch {ma['batch_size']} × {ma['seq_length']} tokens on {machine}"
+        machine = a.get("machine") or {}
+        where = (
+            f"p50 at batch {ma['batch_size']} × {ma['seq_length']} tokens on "
+            f"{machine.get('description', 'this machine')}, load {machine.get('load_1min')}"
+        )
     return Headline(
         variant=chosen.get("name") or chosen["artifact"],
         reference=f"{reference.get('name', 'model')} (torch fp32)",

@@ -50,7 +50,7 @@ def report_run(tmp_path_factory: pytest.TempPathFactory, finetuned: Path, plugin
             {"stage": "robustness", "split": "test", "artifacts": ["model", "onnx-int8"],
              "perturbations": ["char_swap", "word_drop"], "max_per_language": 6},
             {"stage": "bench", "batch_sizes": [1], "seq_lengths": [32], "threads": 1, "warmup": 1, "iterations": 3},
-            {"stage": "tune", "profile": "x86-avx2-2core", "iterations": 3,
+            {"stage": "tune", "profile": "x86-avx2-2core", "iterations": 3, "set": {"max_drop": 100, "max_language_drop": 100},
              "space": {"backends": ["onnx"], "precisions": ["fp32", "int8"]}},
         ],
     }  # fmt: skip

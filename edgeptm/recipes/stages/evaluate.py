@@ -11,7 +11,7 @@ from edgeptm.fsutil import write_json
 from edgeptm.manifest import TRANSFORMER
 from edgeptm.measure.coverage import DEFAULT_MAX_UNK_RATE
 from edgeptm.recipes.stages._shared import MeasureOptions, split_errors
-from edgeptm.report.tables import evaluation_rows, macro_f1_by_language, markdown_table
+from edgeptm.report.tables import macro_f1_by_language, markdown_table
 from edgeptm.stage import RunContext, StageKind, StageResult
 
 
@@ -62,11 +62,17 @@ class Evaluate(StageKind):
         return {"evaluations": results}
 
     def render(self, name: str, result: StageResult) -> list[str]:
+        from edgeptm.report.compact import agreement_lines, language_table
+
         md = [
             "## Evaluation (through each backend's runner)",
             "",
-            markdown_table(*evaluation_rows(result["evaluations"])),
+            "Macro-F1 per language with its bootstrap 95% interval; an artifact that scores exactly like an "
+            "earlier one shares its column. Every row of every artifact is in summary.json.",
             "",
+            markdown_table(*language_table(result["evaluations"])),
+            "",
+            *agreement_lines(result["evaluations"]),
         ]
         if any(r.get("kind", TRANSFORMER) != TRANSFORMER for r in result["evaluations"]):
             md += [
