@@ -60,6 +60,7 @@ def test_builtin_kinds_are_registered_in_order(plugins) -> None:
         "pretrain",
         "trim-vocab",
         "bundle",
+        "distill",
     ]
 
 
