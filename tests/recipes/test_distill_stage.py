@@ -17,10 +17,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_teacher_must_be_one_torch_classifier(cli, tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
+    head = textwrap.dedent(
         """
-        name: bad distill
+        name: bad-distill
         output: out
         model: builtin:tiny-multilingual
         data: {train: builtin:sample, eval: builtin:sample}
@@ -29,22 +28,20 @@ def test_teacher_must_be_one_torch_classifier(cli, tmp_path: Path) -> None:
           - stage: export
             name: onnx
             backend: onnx
-          - stage: distill
-            from: onnx
-            layers: 1
-          - stage: distill
-            name: s2
-            layers: 1
-          - stage: distill
-            name: s3
-            from: model
-            teacher: somewhere
-            layers: 1
-        """,
+        """
     )
-    r = CliRunner().invoke(cli, ["recipes", "validate", str(path)])
+    exported = write(tmp_path, head + "  - {stage: distill, from: onnx, layers: 1}\n")
+    r = CliRunner().invoke(cli, ["recipes", "validate", str(exported)])
     assert r.exit_code == 1
-    assert "stages[2].from: 'onnx' is a onnx artifact; distill needs a fine-tuned torch model folder" in r.stderr
+    assert r.stderr.splitlines()[1] == (
+        "  stages[2].from: 'onnx' is a onnx artifact; distill needs a fine-tuned torch model folder "
+        "(a finetune stage's model), so place it before export"
+    )
+    teachers = (
+        head + "  - {stage: distill, layers: 1}\n  - {stage: distill, name: s3, from: model, teacher: t, layers: 1}\n"
+    )
+    r = CliRunner().invoke(cli, ["recipes", "validate", str(write(tmp_path, teachers))])
+    assert r.exit_code == 1
     assert r.stderr.count("give the teacher as `from` (an earlier artifact) or `teacher` (a folder), exactly one") == 2
 
 
