@@ -104,7 +104,7 @@ def run_plain(model: str, train, eval_data, test, out: Path, options) -> tuple[d
 
     from edgeptm.data import LabelMap
     from edgeptm.measure.metrics import classification_report
-    from edgeptm.train.finetune import selection_metrics
+    from edgeptm.train.finetune import route_logs, selection_metrics
     from edgeptm.train.hf import pinned_threads, resolve_model, training_arguments
 
     with pinned_threads(options.threads):
@@ -147,6 +147,7 @@ def run_plain(model: str, train, eval_data, test, out: Path, options) -> tuple[d
             compute_metrics=selection_metrics(len(labels.names)),
             callbacks=[timer],
         )
+        route_logs(trainer, False, lambda m: None)  # as finetune does: no log dicts on stdout
         trainer.train()
         logits = trainer.predict(padded(test)).predictions
         shutil.rmtree(work, ignore_errors=True)
