@@ -56,13 +56,29 @@ def _worst(variant: Mapping[str, Any], reference: Mapping[str, Any]) -> tuple[st
 
 
 def from_tune(result: Mapping[str, Any]) -> Headline | None:
-    """The search's choice against the source model (both timed here with the profile's threads)."""
+    """The search's choice against fp32: the same backend's fp32 export when it was timed (same runtime, so
+    the ratio is the precision's own), else the source torch model; all timed here with the profile's threads."""
     chosen = next((c for c in result["candidates"] if c["status"] == "chosen"), None)
     if chosen is None:
         return None
-    ref = result["reference"]
+    spec = chosen["spec"]
+    same = next(
+        (
+            c
+            for c in result["candidates"]
+            if "timing" in c
+            and c["name"] != chosen["name"]
+            and c["spec"].get("backend") == spec["backend"]
+            and c["spec"].get("precision") == "fp32"
+            and c["spec"].get("transforms") == spec["transforms"]
+            and c["spec"].get("max_length") == spec["max_length"]
+        ),
+        None,
+    )
+    ref = same or result["reference"]
+    ref_name = same["name"] if same else ref["name"]
     acc, ref_acc = chosen["accuracy"], ref["accuracy"]
-    lang = acc["worst_language"]
+    lang, delta, n = _worst({"per_language": acc["per_language"]}, {"per_language": ref_acc["per_language"]})
     t, rt = chosen.get("timing"), ref.get("timing")
     where = (
         f"p50 at batch {t['batch_size']} × {t['seq_length']} tokens on {result['machine']}, load {result.get('load_1min')}"
@@ -71,13 +87,13 @@ def from_tune(result: Mapping[str, Any]) -> Headline | None:
     )
     return Headline(
         variant=chosen["name"],
-        reference=ref["name"],
+        reference=ref_name,
         size_ratio=ref["size_mb"] / chosen["size_mb"] if chosen.get("size_mb") else None,
         speedup=rt["p50_ms"] / t["p50_ms"] if t and rt else None,
         f1_delta=100 * (acc["overall"]["macro_f1"] - ref_acc["overall"]["macro_f1"]),
         worst_language=lang,
-        worst_delta=-acc["per_language"][lang]["drop"],
-        worst_n=acc["per_language"][lang]["n"],
+        worst_delta=delta,
+        worst_n=n,
         timing=where,
     )
 
