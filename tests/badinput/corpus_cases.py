@@ -786,6 +786,14 @@ PLUGINS = [
         env={"EDGEPTM_PLUGINS": "onnx,nosuch"},
         subprocess=True,
     ),
+    Case(
+        "plugins-typo-before-a-recipe-run",
+        ("run", "{root}/r.yaml"),
+        "nosuch",
+        _recipe(stages(FT)),
+        env={"EDGEPTM_PLUGINS": "nosuch"},
+        subprocess=True,
+    ),
 ]
 
 
