@@ -53,7 +53,7 @@ def test_schema_errors_are_reported_together_with_paths(cli, tmp_path: Path) -> 
         "  stages[0].epochs: Input should be greater than 0\n"
         "  stages[0].learning_rat: Extra inputs are not permitted\n"
         "  stages[1].name: Field required\n"
-        "  stages[2]: Input tag 'teleport' found using 'stage' does not match any of the expected tags: 'finetune', 'export', 'quantize', 'evaluate', 'bench', 'robustness', 'pretrain', 'trim-vocab', 'bundle'\n"
+        "  stages[2]: Input tag 'teleport' found using 'stage' does not match any of the expected tags: 'finetune', 'export', 'quantize', 'evaluate', 'bench', 'robustness', 'pretrain', 'trim-vocab', 'bundle', 'baseline'\n"
         "  colour: Extra inputs are not permitted\n"
     )
 
