@@ -596,6 +596,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5, quick 2)")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads of every engine (default 2)")
     p.add_argument("--real-texts", type=int, default=None, help="real texts timed per round (default 64, quick 16)")
+    p.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated subset of " + ", ".join(SETTINGS))
     p.add_argument("--quick", action="store_true", help="2 rounds, fewer calls, onnx variants only: a smoke run")
     p.add_argument("--with-s8", action="store_true", help="also edgeptm int8 forced to full-range s8 weights")
     p.add_argument("--no-optimum", action="store_true", help="edgeptm only, even when optimum is installed")
@@ -607,6 +608,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     rounds = args.rounds or (2 if args.quick else 5)
+    settings = [s for s in SETTINGS if s in args.settings.split(",")]
+    if not settings:
+        print(f"Error: --settings {args.settings}: name one or more of {', '.join(SETTINGS)}", file=sys.stderr)
+        return 2
     n_real = args.real_texts or (16 if args.quick else 64)
     per_round = {"b1x128": 1 if args.quick else 5, "b8x128": 1, "real-text": 1}
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -672,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, list[Row]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for setting in SETTINGS:
+        for setting in settings:
             timed = [e for e in engines if setting == "real-text" or not e.real_text_only]
             log(f"timing {setting}: {rounds} rounds x {len(timed)} engines")
             call = on_texts(texts) if setting == "real-text" else on_batch(inputs[setting])
@@ -684,6 +689,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if setting == "real-text" and gold is not None and args.model is not None:
                     f1_drops(row, outputs[row.engine], outputs["torch fp32"], gold, languages, len(labels))
             results[setting] = rows
+            log(table(setting, rows, False) + "\n")  # on stderr at once: a long run interrupted keeps what it did
     for e in engines:
         e.close()
     setup.load_after = loadavg()
@@ -710,7 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\n× Optimum int8: its median over this one's (above 1 is faster); paired: the median of that ratio "
         "within each round. max |Δlogit| and agreement: vs torch fp32 on the same inputs.\n"
     )
-    for setting in SETTINGS:
+    for setting in settings:
         print(table(setting, results[setting], setting == "real-text" and gold is not None and args.model is not None))
         print()
     if args.json:

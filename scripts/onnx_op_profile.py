@@ -5,7 +5,7 @@ same session settings as edgeptm's runner (intra-op ``--threads``, all graph opt
 a Markdown table of each operator type's share, with the kernels' input types, so one can see what
 bounds the latency (e.g. MatMulInteger vs the float LayerNorm/Softmax/GELU around it).
 
-    python scripts/onnx_op_profile.py ARTIFACT [--threads 2] [--batch 1] [--iterations 20]
+    python scripts/onnx_op_profile.py ARTIFACT|MODEL.onnx [--threads 2] [--batch 1] [--iterations 20]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from edgeptm_runtime.bench import FILLER
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("artifact", type=Path)
+    p.add_argument("artifact", type=Path, help="a folder with model.onnx and tokenizer.json, or an .onnx file in one")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--iterations", type=int, default=20)
@@ -40,11 +40,12 @@ def main() -> int:
     opts.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
         opts.profile_file_prefix = str(Path(tmp) / "ort")
-        sess = ort.InferenceSession(str(args.artifact / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        model = args.artifact if args.artifact.suffix == ".onnx" else args.artifact / "model.onnx"
+        sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         names = {i.name for i in sess.get_inputs()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the filler is truncated to 128 tokens on purpose
-            encoded = Encoder.from_dir(args.artifact, 128)([FILLER * 4] * args.batch)
+            encoded = Encoder.from_dir(model.parent, 128)([FILLER * 4] * args.batch)
         feed = {k: v for k, v in encoded.items() if k in names}
         for _ in range(3):
             sess.run(None, feed)
