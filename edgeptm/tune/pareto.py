@@ -37,9 +37,16 @@ def front(measured: Sequence[CandidateResult]) -> list[str]:
     return nondominated({c["name"]: _point(c) for c in measured})
 
 
-def choose(fitting: Sequence[CandidateResult], objective: Objective) -> CandidateResult | None:
-    """The best fitting candidate by ``objective``, ties broken by the other two axes in order."""
+def choose(fitting: Sequence[CandidateResult], objective: Objective, tolerance: float = 0.05) -> CandidateResult | None:
+    """The best fitting candidate by ``objective``, ties broken by the other two axes in order.
+
+    Latency and size within ``tolerance`` (relative) of the best count as ties: a 2% latency gap on a
+    shared machine is noise, and then the smaller or more accurate variant should win."""
     if not fitting:
         return None
-    order = {"latency": (0, 1, 2), "accuracy": (1, 0, 2), "size": (2, 0, 1)}[objective]
+    axis = {"latency": 0, "accuracy": 1, "size": 2}[objective]
+    best = min(_point(c)[axis] for c in fitting)
+    if axis != 1:
+        fitting = [c for c in fitting if _point(c)[axis] <= best + abs(best) * tolerance]
+    order = {"latency": (1, 2, 0), "accuracy": (1, 0, 2), "size": (1, 0, 2)}[objective]
     return min(fitting, key=lambda c: tuple(_point(c)[i] for i in order) + (c["name"],))

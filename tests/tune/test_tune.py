@@ -78,6 +78,9 @@ def test_front_and_choice() -> None:
     assert choose(cands, "latency")["name"] == "d"  # type: ignore[arg-type,index]
     assert choose(cands, "accuracy")["name"] == "b"  # type: ignore[arg-type,index]
     assert choose(cands, "size")["name"] == "b"  # type: ignore[arg-type,index]
+    # within 5% of the fastest counts as a tie: the more accurate (then smaller) one wins
+    tied = [cand("fast", (1.0, -0.80, 9.0)), cand("close", (1.03, -0.85, 9.0)), cand("far", (1.2, -0.9, 1.0))]
+    assert choose(tied, "latency")["name"] == "close"  # type: ignore[arg-type,index]
 
 
 @pytest.mark.slow
