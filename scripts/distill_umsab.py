@@ -174,7 +174,16 @@ def main() -> None:
         loads.append(loadavg())
         for name in order:
             out = run(
-                [*EDGEPTM, "bench", "--artifact", artifacts[name], "--batch-sizes", "1", "--seq-lengths", args.max_length]
+                [
+                    *EDGEPTM,
+                    "bench",
+                    "--artifact",
+                    artifacts[name],
+                    "--batch-sizes",
+                    "1",
+                    "--seq-lengths",
+                    args.max_length,
+                ]
                 + ["--threads", args.threads, "--iterations", args.iterations, "--json"],
                 capture=True,
             )
