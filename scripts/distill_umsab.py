@@ -10,7 +10,7 @@
    the same labelled tweets plus the unlabelled ones.
 4. ``edgeptm export`` (onnx fp32) of both, ``edgeptm quantize`` int8 of both; ``edgeptm evaluate``
    of each on the UMSAB test split (or its subsample) (macro-F1 overall and per language, with n) and
-   ``edgeptm bench`` of each at batch 1 in ``--rounds`` interleaved rounds (order rotated each
+   ``edgeptm bench`` of each at batch 1 × ``--max-length`` tokens in ``--rounds`` interleaved rounds (order rotated each
    round; the table gives the median of the rounds' p50).
 
 Every phase runs as an ``edgeptm`` command, printed before it runs; a rerun with the same
@@ -174,7 +174,16 @@ def main() -> None:
         loads.append(loadavg())
         for name in order:
             out = run(
-                [*EDGEPTM, "bench", "--artifact", artifacts[name], "--batch-sizes", "1", "--seq-lengths", "128"]
+                [
+                    *EDGEPTM,
+                    "bench",
+                    "--artifact",
+                    artifacts[name],
+                    "--batch-sizes",
+                    "1",
+                    "--seq-lengths",
+                    args.max_length,
+                ]
                 + ["--threads", args.threads, "--iterations", args.iterations, "--json"],
                 capture=True,
             )
@@ -184,7 +193,7 @@ def main() -> None:
     teacher_metrics = json.loads((work / "teacher" / "metrics.json").read_text())
     student_metrics = json.loads((work / "student" / "metrics.json").read_text())
     langs = sorted(evaluation["teacher fp32"]["per_language"])
-    header = ["", "all", *langs, "p50 ms (b1×128)", "× teacher fp32"]
+    header = ["", "all", *langs, f"p50 ms (b1×{args.max_length})", "× teacher fp32"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     ns = evaluation["teacher fp32"]
     lines.append(
