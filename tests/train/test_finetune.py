@@ -86,6 +86,7 @@ def test_resume_continues_an_interrupted_run(tmp_path: Path, tiny_base: Path, sa
     metrics = quiet_finetune(
         str(tiny_base), sample["train"], sample["eval"], out, options, resume=True, log=messages.append
     )
+    messages = [m for m in messages if not m.startswith("warning: ")]  # the tiny model may predict one class
     assert [m for m in messages if not m.startswith("epoch ")] == []
     assert [m.split(":")[0] for m in messages] == ["epoch 2", "epoch 3"], "training resumes after epoch 1's checkpoint"
     assert metrics["train"]["steps"] == 45 and metrics["train"]["epochs"] == 3.0
@@ -103,6 +104,7 @@ def test_resume_without_checkpoint_starts_over(tmp_path: Path, tiny_base: Path, 
         resume=True,
         log=messages.append,
     )
+    messages = [m for m in messages if not m.startswith("warning: ")]  # the tiny model may predict one class
     assert messages[0] == f"no checkpoint in {tmp_path / 'm.checkpoints'}; starting from the beginning"
     assert messages[1].startswith("epoch 1: eval macro-F1 ") and len(messages) == 2
 
