@@ -101,7 +101,8 @@ def test_resume_continues_an_interrupted_run(tmp_path: Path, tiny_base: Path, sa
     assert messages[0] == (
         f"warning: {work / 'checkpoint-30'} is damaged (trainer_state.json is missing); resuming from checkpoint-15"
     )
-    assert [m.split(":")[0] for m in messages[1:]] == ["epoch 2", "epoch 3"], "training resumes after epoch 1"
+    rest = [m for m in messages[1:] if not m.startswith("warning: ")]  # the tiny model may predict one class
+    assert [m.split(":")[0] for m in rest] == ["epoch 2", "epoch 3"], "training resumes after epoch 1"
     assert metrics["train"]["steps"] == 45 and metrics["train"]["epochs"] == 3.0
     assert (out / "model.safetensors").is_file() and not work.exists()
     whole = quiet_finetune(str(tiny_base), sample["train"], sample["eval"], tmp_path / "whole", options)
@@ -162,7 +163,7 @@ def test_resume_refuses_the_checkpoints_of_another_config(tmp_path: Path, tiny_b
     assert messages[0] == (
         f"{work} holds checkpoints of a different config (learning_rate 0.001 -> 0.002); starting over"
     )
-    assert [m.split(":")[0] for m in messages[1:]] == ["epoch 1", "epoch 2"]
+    assert [m.split(":")[0] for m in messages[1:] if not m.startswith("warning: ")] == ["epoch 1", "epoch 2"]
 
 
 def test_resume_without_checkpoint_starts_over(tmp_path: Path, tiny_base: Path, sample) -> None:
@@ -176,6 +177,7 @@ def test_resume_without_checkpoint_starts_over(tmp_path: Path, tiny_base: Path, 
         resume=True,
         log=messages.append,
     )
+    messages = [m for m in messages if not m.startswith("warning: ")]  # the tiny model may predict one class
     assert messages[0] == f"no checkpoint in {tmp_path / 'm.checkpoints'}; starting from the beginning"
     assert messages[1].startswith("epoch 1: eval macro-F1 ") and len(messages) == 2
 
