@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -290,7 +291,10 @@ def optimum_openvino_engine(
     model = OVModelForSequenceClassification.from_pretrained(
         folder, ov_config={"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": str(threads)}
     )
-    return ort_like_engine("optimum openvino int8", model, folder, labels, ov_pipeline, "OVQuantizer; optimum pipeline")
+    make_pipeline = functools.partial(ov_pipeline, accelerator="openvino")
+    return ort_like_engine(
+        "optimum openvino int8", model, folder, labels, make_pipeline, "OVQuantizer; optimum pipeline"
+    )
 
 
 @dataclass(frozen=True)
