@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edgeptm.cli.options import data_options, force_option, load_data
+from edgeptm.cli.options import data_options, data_selection, force_option
 
 
 @click.command()
@@ -53,8 +53,9 @@ def baseline(train_path, eval_path, out, force, as_json, **kw) -> None:
         raise click.BadParameter(
             exc.errors()[0]["msg"].removeprefix("Value error, "), param_hint="--ngram-max"
         ) from None
-    train = load_data(train_path, "train", kw)
-    eval_data = load_data(eval_path, "eval", kw) if eval_path else None
+    selection, _ = data_selection(kw)
+    train = selection.load(train_path, "train")
+    eval_data = selection.load(eval_path, "eval") if eval_path else None
     log = (lambda message: None) if as_json else (lambda message: click.echo(message, err=True))
     result = train_baseline(train, out, options, eval_data=eval_data, force=force, log=log)
     if as_json:
