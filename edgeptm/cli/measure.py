@@ -71,7 +71,7 @@ def evaluate(
         results.append({"name": str(a), **result})
     for coverage in coverages.values():  # one warning per distinct tokenizer
         if warning := coverage.warning(
-            ", ".join(str(r["name"]) for r in results if r["coverage"] == coverage.to_json())
+            ", ".join(str(r["name"]) for r in results if r.get("coverage") == coverage.to_json())
         ):
             click.echo(warning, err=True)
     for b in baselines:

@@ -103,9 +103,10 @@ def evaluate(
         "kind": manifest.kind,
         "overall": report["overall"],
         "per_language": report["per_language"],
-        "coverage": coverage.to_json(),
         "intervals": intervals(gold, pred, data.languages, len(labels.names)),
     }
+    if coverage is not None:
+        result["coverage"] = coverage.to_json()
     if train_languages is not None:
         result["transfer"] = transfer_split(gold, pred, data.languages, train_languages, len(labels.names))
     ref_dir = reference or (Path(manifest.source) if manifest.source else None)
@@ -129,9 +130,12 @@ def evaluate(
 
 def artifact_coverage(
     runner: Runner, data: Dataset, max_unk_rate: float, cache: dict[str, Coverage] | None = None
-) -> Coverage:
-    """The coverage of the runner's tokenizer on ``data`` per language, memoised in ``cache`` by the tokenizer."""
-    tokenizer = runner.encoder.tokenizer
+) -> Coverage | None:
+    """The coverage of the runner's tokenizer on ``data`` per language, memoised in ``cache`` by the tokenizer;
+    ``None`` for a model that reads raw text (the TF-IDF baseline has no tokens to miss)."""
+    tokenizer = getattr(runner.encoder, "tokenizer", None)
+    if tokenizer is None:
+        return None
     key = tokenizer.to_str()
     cache = cache if cache is not None else {}
     if key not in cache:

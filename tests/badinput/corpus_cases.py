@@ -274,7 +274,7 @@ OPTIONS = [
     opt("robustness-perturbation-unknown", (*ROBUST, "-p", "nosuch"), "nosuch"),
     opt("robustness-max-per-language-0", (*ROBUST, "--max-per-language", "0"), "--max-per-language"),
     opt("robustness-batch-size-0", (*ROBUST, "--batch-size", "0"), "--batch-size"),
-    opt("bundle-split-bad-choice", ("bundle", "{art}", "--out", "{root}/b", "--split", "dev"), "--split"),
+    opt("bundle-split-bad-choice", ("bundle", "{art}", "--out", "{root}/b", "--split", "nosuch"), "--split"),
     opt("bundle-artifact-missing", ("bundle", "{root}/nosuch", "--out", "{root}/b"), "{root}/nosuch"),
     opt("backends-unknown-name", ("backends", "nosuch"), "nosuch"),
     opt("command-unknown", ("frobnicate",), "frobnicate"),

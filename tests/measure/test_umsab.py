@@ -30,7 +30,7 @@ def test_umsab_finetune_quantize_evaluate_per_language(umsab: Path, tiny_base: P
             train,
             eval_data,
             tmp_path / "model",
-            FinetuneOptions(epochs=1, learning_rate=1e-3, batch_size=64, max_length=48),
+            FinetuneOptions(epochs=2, learning_rate=1e-3, batch_size=32, max_length=48),
             progress=False,
             log=lambda m: None,
         )
@@ -45,5 +45,6 @@ def test_umsab_finetune_quantize_evaluate_per_language(umsab: Path, tiny_base: P
     assert sorted(result["per_language"]) == LANGUAGES
     assert result["agreement"]["overall"]["agreement_pct"] > 90
     assert result["transfer"]["zero_shot"]["overall"]["n"] == len(test) - result["per_language"]["english"]["n"]
-    # One epoch from random init: better than always predicting one class (macro-F1 <= 0.17 here).
+    # Two epochs from random init (one is on the edge of learning anything at all): better than always
+    # predicting one class (macro-F1 <= 0.17 here).
     assert result["overall"]["macro_f1"] > 0.2

@@ -88,8 +88,9 @@ def test_unknown_field_in_a_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_set_reaches_the_profile(cli, tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
     r = CliRunner().invoke(
-        cli, ["tune", str(tmp_path), "--profile", "rpi4", "--set", "oops", "--out", str(tmp_path / "o")]
+        cli, ["tune", str(tmp_path / "model"), "--profile", "rpi4", "--set", "oops", "--out", str(tmp_path / "o")]
     )
     assert r.exit_code == 1
     assert r.output == "Error: --set 'oops': expected FIELD=VALUE (e.g. latency_ms=50)\n"

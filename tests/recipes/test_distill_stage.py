@@ -33,9 +33,9 @@ def test_teacher_must_be_one_torch_classifier(cli, tmp_path: Path) -> None:
     exported = write(tmp_path, head + "  - {stage: distill, from: onnx, layers: 1}\n")
     r = CliRunner().invoke(cli, ["recipes", "validate", str(exported)])
     assert r.exit_code == 1
-    assert r.stderr.splitlines()[1] == (
-        "  stages[2].from: 'onnx' is a onnx artifact; distill needs a fine-tuned torch model folder "
-        "(a finetune stage's model), so place it before export"
+    assert r.stderr == (
+        f"Error: {exported}: stages[2].from: 'onnx' is a onnx artifact; distill needs a fine-tuned torch model "
+        "folder (a finetune stage's model), so place it before export\n"
     )
     teachers = (
         head + "  - {stage: distill, layers: 1}\n  - {stage: distill, name: s3, from: model, teacher: t, layers: 1}\n"
