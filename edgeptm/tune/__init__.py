@@ -11,13 +11,14 @@ Adding a dimension
 A dimension is a list of values in :class:`~.space.SearchSpace` and one registered object that
 turns a candidate into its variant for a value:
 
-* **a backend option** (``calibration`` → ``calibrate_method`` of int8-static, ``u8``/``reduce_range``):
+* **a backend option** (``calibration`` → ``calibrate_method`` of int8-static, ``weight_type`` → s8, u8 or
+  s8-reduce-range weights of onnx int8):
   add the field to ``SearchSpace`` and call :func:`~.space.register_dimension` with an
   :class:`~.space.OptionDimension` naming the backend option and the precisions it applies to.
   Candidates where it does not apply keep their default, and duplicates are dropped, so the space
   stays as small as it can.
-* **a model transform** applied to the torch model before export (vocabulary trimming today; a
-  ``distill`` student with fewer layers): add the field to ``SearchSpace`` and register a
+* **a model transform** applied to the torch model before export (a ``distill`` student with fewer
+  layers, vocabulary trimming): add the field to ``SearchSpace`` and register a
   :class:`~.space.Transform` (``label``, ``config`` for the cache key, and ``build(model, value, out,
   inputs)`` writing a torch classifier folder at ``out``). The build cache keys it by its source,
   its config and the training data, so each is built once.

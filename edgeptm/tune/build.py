@@ -64,7 +64,7 @@ class BuildCache:
         started = time.perf_counter()
         built = 0
         source, key = model, model_key
-        train_key = data_key(self.train)
+        train_key = data_key(self.train), data_key(self.eval)  # a transform that trains selects on eval
         for name, value in candidate.transforms:
             transform = TRANSFORMS[name]
             key = fingerprint(__version__, "transform", key, name, transform.config(value), train_key)
@@ -72,7 +72,7 @@ class BuildCache:
             def make_transform(
                 out: Path, source: Path = source, value: Any = value, transform: Any = transform
             ) -> None:
-                transform.build(source, value, out, BuildInputs(self.train, self.log))
+                transform.build(source, value, out, BuildInputs(self.train, self.log, self.eval))
 
             source, made = self._step(key, make_transform)
             built += made

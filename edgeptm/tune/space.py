@@ -31,6 +31,14 @@ class SearchSpace(BaseModel):
     precisions: list[str] | None = Field(None, description="default: every precision of each backend")
     per_channel: list[bool] = Field([True], min_length=1, description="int8: a scale per output channel")
     calibration: list[str] = Field(["minmax"], min_length=1, description="int8-static: calibrate_method")
+    weight_type: list[str] = Field(
+        ["auto"],
+        min_length=1,
+        description="onnx int8/int8-portable weights: auto (chosen by CPU), s8, u8, s8-reduce-range",
+    )
+    distill: list[int | None] = Field(
+        [None], min_length=1, description="a student distilled to this many encoder layers (null: the model itself)"
+    )
     trim_vocab: list[bool] = Field([False], min_length=1, description="trim the vocabulary to the training text")
     max_length: list[int | None] = Field([None], min_length=1, description="export max_length (null: the model's)")
     static_shapes: list[bool] = Field([False], min_length=1, description="compile for fixed shapes (OpenVINO)")
@@ -103,10 +111,12 @@ class OptionDimension:
 
 @dataclass(frozen=True)
 class BuildInputs:
-    """What transforms may read: the training data (their corpus) and a progress log."""
+    """What transforms may read: the training data (their corpus), the eval data (checkpoint selection
+    for a transform that trains) and a progress log."""
 
     train: Dataset
     log: Callable[[str], None]
+    eval: Dataset | None = None
 
 
 class Transform:
@@ -142,6 +152,39 @@ class TrimVocab(Transform):
         trim_vocab(model, from_dataset(inputs.train), out, log=lambda m: inputs.log(f"  {m}"), force=True)
 
 
+class Distill(Transform):
+    """A student with ``value`` encoder layers distilled from the model (:func:`edgeptm.train.distill.distill`,
+    its default options: evenly spaced teacher layers, logits at temperature 2, the training data sampled
+    evenly across languages, the checkpoint chosen on the eval data)."""
+
+    name = "distill"
+
+    def label(self, value: Any) -> str | None:
+        return f"distill{value}" if value else None
+
+    def config(self, value: Any) -> Any:
+        from edgeptm.train.distill import DistillOptions
+
+        return DistillOptions(layers=value).model_dump(mode="json") if value else None
+
+    def build(self, model: Path, value: Any, out: Path, inputs: BuildInputs) -> None:
+        from edgeptm.errors import EdgeptmError
+        from edgeptm.train.distill import DistillOptions, distill
+
+        if inputs.eval is None:
+            raise EdgeptmError("distill: the search needs eval data to choose the student's checkpoint")
+        distill(
+            str(model),
+            inputs.train,
+            inputs.eval,
+            out,
+            DistillOptions(layers=value),
+            progress=False,
+            log=lambda m: inputs.log(f"  {m}"),
+            force=True,
+        )
+
+
 DIMENSIONS: dict[str, OptionDimension] = {}
 TRANSFORMS: dict[str, Transform] = {}
 
@@ -161,6 +204,10 @@ register_dimension(
 )
 register_dimension(OptionDimension("calibration", "calibrate_method", frozenset({"int8-static"}), "minmax"))
 register_dimension(OptionDimension("static_shapes", "static_shape", None, False, lambda v: "static", at_export=True))
+register_dimension(
+    OptionDimension("weight_type", "weight_type", frozenset({"int8", "int8-portable"}), "auto", lambda v: f"w{v}")
+)
+register_transform(Distill())
 register_transform(TrimVocab())
 
 

@@ -109,3 +109,36 @@ def test_tune_twice_reuses_the_cache_and_explains_rejections(cli, tmp_path: Path
     md = (second / "tune.md").read_text()
     assert "- `onnx-fp32`: size" in md and "Chosen variant against fp32, per language:" in md
     assert (second / "report.html").is_file()
+
+
+def test_space_has_distilled_students_and_int8_weight_types(plugins) -> None:
+    space = SearchSpace(backends=["onnx"], precisions=["fp32", "int8"], weight_type=["auto", "u8"], distill=[None, 1])
+    made, _ = candidates(space, load_profile("x86-avx2-2core"), plugins.backends())
+    assert [c.name for c in made] == [
+        "onnx-fp32", "onnx-fp32-distill1",
+        "onnx-int8", "onnx-int8-distill1", "onnx-int8-wu8", "onnx-int8-wu8-distill1",
+    ]  # fmt: skip
+    assert dict(made[4].options) == {"per_channel": True, "weight_type": "u8"}
+    assert made[1].transforms == (("distill", 1),)
+
+
+@pytest.mark.slow
+def test_a_distilled_candidate_is_built_once_from_the_model(plugins, tmp_path: Path, finetuned: Path, sample) -> None:
+    """The distill dimension builds a real student (1 of the teacher's 2 layers), exported like any model,
+    and a second build of the same candidate finds it in the cache."""
+    from transformers import AutoConfig
+
+    from edgeptm.fsutil import fingerprint
+    from edgeptm.manifest import read_manifest
+    from edgeptm.tune.build import BuildCache
+
+    space = SearchSpace(backends=["onnx"], precisions=["fp32"], distill=[1])
+    (candidate,), _ = candidates(space, load_profile("x86-avx2-2core"), plugins.backends())
+    cache = BuildCache(plugins, sample["train"], sample["eval"], log=lambda m: None, root=tmp_path / "cache")
+    built = cache.artifact(candidate, finetuned, fingerprint("model", finetuned))
+    assert built.steps_built == 2  # the student, then its export
+    student = Path(read_manifest(built.path).source)
+    assert AutoConfig.from_pretrained(student).num_hidden_layers == 1
+    assert AutoConfig.from_pretrained(finetuned).num_hidden_layers == 2
+    again = cache.artifact(candidate, finetuned, fingerprint("model", finetuned))
+    assert again.steps_built == 0 and again.path == built.path
