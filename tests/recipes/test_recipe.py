@@ -154,15 +154,17 @@ def test_quickstart_end_to_end_and_skips_unchanged_stages(cli, tmp_path: Path) -
     md = (out / "summary.md").read_text()
     # The baseline row, scored through the same metrics, beside every model per language.
     assert evaluations["baseline"]["kind"] == "tfidf-linear" and len(evaluations["baseline"]["per_language"]) == 8
-    beside = md.split("the baseline beside each model:")[1].split("\n\n")[1].splitlines()
-    assert beside[0].startswith("| language | n | model | onnx-fp32 | onnx-int8 | onnx-int8-static | baseline | best |")
-    assert len(beside) == 2 + 1 + 8 and beside[2].startswith("| all | 144 |")
+    table = md.split("Every row of every artifact is in summary.json.")[1].split("\n\n")[1].splitlines()
+    assert table[0].startswith("| language | n | model (= onnx-fp32") and table[0].endswith(
+        "| baseline macro-F1 [95% CI] |"
+    )
+    assert len(table) == 2 + 1 + 8 and table[2].startswith("| all | 144 |")
+    assert re.search(r"^- baseline \(tfidf-linear\) (beats|trails) the best model overall: macro-F1 ", md, re.M)
     assert "## Evaluation (through each backend's runner)" in md and "## Benchmark" in md and "## Bundle" in md
     # the tokenizer's coverage of each language, beside its scores (fine-tuning and evaluation tables)
     assert "| language | n | accuracy | macro-F1 | tokenizer coverage |" in md
     assert re.search(r"\| hi \| 18 \| [\d.]+ \| [\d.]+ \| [\d.]+% unk, [\d.]+ tok/word \|", md)
     assert re.search(r"\| zh \| 18 \| [\d.]+ \| [\d.]+ \| [\d.]+% unk, [\d.]+ tok/char", md)
-    assert "| artifact | language | n | accuracy | macro_f1 | agree_% | max_dlogit | unk_% |" in md
     # third-party warnings: at most one line on stderr, every one of them in run.log with the progress lines
     log = (out / "run.log").read_text()
     assert "run finetune model" in log and "summary: " in log

@@ -134,7 +134,9 @@ def test_resume_refuses_the_checkpoints_of_another_config(tmp_path: Path, tiny_b
         + ["--languages", "en", "--resume", "--no-progress"],
     )
     error = r.stderr.splitlines()[-1]
-    assert r.exit_code == 1 and error.startswith("Error: --resume: ") and "different config (data eval, train);" in error
+    assert (
+        r.exit_code == 1 and error.startswith("Error: --resume: ") and "different config (data eval, train);" in error
+    )
     assert "Traceback" not in r.output and checkpoint.is_dir()
 
     (checkpoint / "model.safetensors").write_bytes(b"truncated")
