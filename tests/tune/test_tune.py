@@ -35,7 +35,8 @@ def test_space_drops_duplicates_and_names_variants(plugins) -> None:
         "onnx-int8-static-per-tensor-entropy", "onnx-int8-static-per-tensor-entropy-trim",
         "onnx-int8-portable", "onnx-int8-portable-trim",
     ]  # fmt: skip
-    assert dict(made[4].options) == {"per_channel": False} and made[1].transforms == (("trim_vocab", True),)
+    assert dict(made[4].options) == {"per_channel": False, "weight_type": "auto"}
+    assert made[1].transforms == (("trim_vocab", True),)
     assert unavailable == []
 
 
