@@ -24,7 +24,7 @@ def cache_dir() -> Path:
 def cache_path(name: str, area: str) -> Path:
     """Where an option that names a cache folder (``name``, e.g. OpenVINO's ``cache_dir``) points: always
     under ``cache_dir() / area``, so an option read from a manifest can't make edgeptm write elsewhere. To
-    put the cache somewhere else, set ``$EDGEPTM_CACHE``. Raises :class:`ValueError` for an absolute ``name``
+    put the cache somewhere else, set ``$EDGEPTM_CACHE`` or pass ``edgeptm --cache-dir DIR``. Raises :class:`ValueError` for an absolute ``name``
     or one that climbs out with ``..``."""
     check_cache_name(name)
     return cache_dir() / area / name

@@ -14,6 +14,8 @@ Plugins add commands through ``edgeptm_register_commands``.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -89,9 +91,18 @@ def verbose_option(f: Any) -> Any:
     is_flag=True,
     help="Print third-party warnings (ONNX, transformers, torch...) in full instead of one summary line.",
 )
-def cli(verbose: bool) -> None:
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The cache root for this command (built-in model, verified hashes, compiled OpenVINO blobs, tune "
+    "builds); default $EDGEPTM_CACHE or ~/.cache/edgeptm. Options read from a manifest stay under it.",
+)
+def cli(verbose: bool, cache_dir: Path | None) -> None:
     """Fine-tune a multilingual BERT once; export, quantize, evaluate and benchmark it on
     pluggable backends."""
+    if cache_dir is not None:  # the user's own choice on the command line: every cache path follows it
+        os.environ["EDGEPTM_CACHE"] = str(cache_dir.expanduser().resolve())
 
 
 def register_all(group: click.Group) -> click.Group:

@@ -60,6 +60,7 @@ from edgeptm.train.finetune import (
     classifier_manifest,
     freeze_lower_layers,
     route_logs,
+    selection_arguments,
     selection_metrics,
     split_report,
 )
@@ -68,7 +69,6 @@ from edgeptm.train.hf import (
     reproducible,
     resolve_model,
     save_trained,
-    training_arguments,
 )
 from edgeptm.train.pretrain import balanced
 
@@ -425,21 +425,12 @@ def distill(
             f"{len(epoch_rows)} rows per epoch ({', '.join(f'{k} {v}' for k, v in per_language.items())})"
         )
 
-        args = training_arguments(
+        args = selection_arguments(
             work,
-            options=options,
+            options,
             progress=progress,
             on_xla=on_xla,
-            eval_strategy="epoch",
-            save_strategy="epoch",
-            logging_strategy="epoch",
-            load_best_model_at_end=True,
-            metric_for_best_model="macro_f1",
-            greater_is_better=True,
-            num_train_epochs=options.epochs,
-            group_by_length=True,
             remove_unused_columns=False,  # the collator keeps the teacher's logits out of the model's inputs
-            ddp_find_unused_parameters=options.freeze_layers is not None,
         )
         checkpoint = checkpoint_to_resume(
             args,

@@ -155,6 +155,27 @@ def run_record(model: str, options: FinetuneOptions, train: Dataset, eval_data: 
     }
 
 
+def selection_arguments(work: Path, options: FinetuneOptions, *, progress: bool, on_xla: bool, **extra: Any) -> Any:
+    """Trainer arguments of a classifier run (fine-tuning, distillation): an evaluation and a checkpoint per
+    epoch, the best by eval macro-F1 kept at the end, length-grouped batches; ``extra`` on top."""
+    return training_arguments(
+        work,
+        options=options,
+        progress=progress,
+        on_xla=on_xla,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        num_train_epochs=options.epochs,
+        group_by_length=True,
+        ddp_find_unused_parameters=options.freeze_layers is not None,
+        **extra,
+    )
+
+
 def selection_metrics(num_labels: int) -> Callable[[Any], dict[str, float]]:
     """The Trainer's ``compute_metrics``: accuracy and macro-F1 (the checkpoint-selection metric)."""
 
@@ -274,21 +295,7 @@ def finetune(
         )
         max_length = min(options.max_length, net.config.max_position_embeddings)
 
-        args = training_arguments(
-            work,
-            options=options,
-            progress=progress,
-            on_xla=on_xla,
-            eval_strategy="epoch",
-            save_strategy="epoch",
-            logging_strategy="epoch",
-            load_best_model_at_end=True,
-            metric_for_best_model="macro_f1",
-            greater_is_better=True,
-            num_train_epochs=options.epochs,
-            group_by_length=True,
-            ddp_find_unused_parameters=options.freeze_layers is not None,
-        )
+        args = selection_arguments(work, options, progress=progress, on_xla=on_xla)
         checkpoint = checkpoint_to_resume(
             args,
             work,

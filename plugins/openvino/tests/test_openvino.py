@@ -195,3 +195,20 @@ def test_int8_records_its_cpu_kernels_and_warns_where_int8_cannot_win(edgeptm_ki
     assert int8_speed_warning(vnni, fast) is None
     assert "saturating" in (int8_speed_warning(avx2, fast) or "")
     assert "jit_gemm" in (int8_speed_warning(vnni, fallback) or "")
+
+
+def test_the_command_line_moves_the_cache_root(edgeptm_kit, openvino, tmp_path, monkeypatch):
+    """`edgeptm --cache-dir DIR`: the user's choice on the command line is where a manifest's cache_dir
+    lands (a manifest alone still can't leave the root)."""
+    from click.testing import CliRunner
+
+    from edgeptm.cli import cli, register_all
+
+    monkeypatch.setenv("EDGEPTM_CACHE", str(tmp_path / "default-root"))  # restored after the test
+    cached = _with_options(edgeptm_kit.artifact(openvino, "fp32"), tmp_path / "cached", cache_dir="ov-blobs")
+    root = tmp_path / "chosen-root"
+    argv = ["--cache-dir", str(root), "evaluate", "--artifact", str(cached), "--data", "builtin:sample", "--split", "test"]
+    r = CliRunner().invoke(register_all(cli), [*argv, "--reference", str(edgeptm_kit.model)])
+    assert r.exit_code == 0, r.output
+    assert any((root / "openvino" / "ov-blobs").iterdir())
+    assert not (tmp_path / "default-root" / "openvino").exists()
