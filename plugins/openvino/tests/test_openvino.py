@@ -207,7 +207,17 @@ def test_the_command_line_moves_the_cache_root(edgeptm_kit, openvino, tmp_path, 
     monkeypatch.setenv("EDGEPTM_CACHE", str(tmp_path / "default-root"))  # restored after the test
     cached = _with_options(edgeptm_kit.artifact(openvino, "fp32"), tmp_path / "cached", cache_dir="ov-blobs")
     root = tmp_path / "chosen-root"
-    argv = ["--cache-dir", str(root), "evaluate", "--artifact", str(cached), "--data", "builtin:sample", "--split", "test"]
+    argv = [
+        "--cache-dir",
+        str(root),
+        "evaluate",
+        "--artifact",
+        str(cached),
+        "--data",
+        "builtin:sample",
+        "--split",
+        "test",
+    ]
     r = CliRunner().invoke(register_all(cli), [*argv, "--reference", str(edgeptm_kit.model)])
     assert r.exit_code == 0, r.output
     assert any((root / "openvino" / "ov-blobs").iterdir())
