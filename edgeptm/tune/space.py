@@ -8,6 +8,7 @@ transforms, ``max_length``), not how. Dimensions and transforms are registered b
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -119,22 +120,22 @@ class BuildInputs:
     eval: Dataset | None = None
 
 
-class Transform:
+class Transform(ABC):
     """A model transform: ``value`` of a dimension applied to the torch model before export."""
 
     name: str
 
+    @abstractmethod
     def label(self, value: Any) -> str | None:
         """Its part of the candidate's name; ``None`` for the identity value (no transform)."""
-        raise NotImplementedError
 
     def config(self, value: Any) -> Any:
         """JSON-able config that, with its source and the training data, keys its build."""
         return value
 
+    @abstractmethod
     def build(self, model: Path, value: Any, out: Path, inputs: BuildInputs) -> None:
         """Write the transformed torch classifier folder at ``out``."""
-        raise NotImplementedError
 
 
 class TrimVocab(Transform):
