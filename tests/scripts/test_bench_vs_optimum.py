@@ -26,8 +26,22 @@ def table_rows(out: str, setting: str) -> dict[str, list[str]]:
     return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
 
 
+def one_layer_student(teacher: Path, out: Path) -> Path:
+    """The teacher's embeddings, top layer and head (``edgeptm distill``'s starting point), untrained."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from edgeptm.train.distill import make_student, student_layers
+
+    net = AutoModelForSequenceClassification.from_pretrained(teacher)
+    student = make_student(net, student_layers(net.config.num_hidden_layers, 1))
+    student.save_pretrained(out)
+    AutoTokenizer.from_pretrained(teacher).save_pretrained(out)
+    return out
+
+
 def test_quick_run_prints_every_setting_with_ratios_and_fidelity(finetuned: Path, tmp_path: Path, capsys) -> None:
     bench = load_script()
+    student = one_layer_student(finetuned, tmp_path / "student")
     have_optimum = importlib.util.find_spec("optimum.onnxruntime") is not None
     code = bench.main(
         [
@@ -40,6 +54,8 @@ def test_quick_run_prints_every_setting_with_ratios_and_fidelity(finetuned: Path
             str(tmp_path / "none"),
             "--json",
             str(tmp_path / "figures.json"),
+            "--student",
+            str(student),
         ]
     )
     assert code == 0
@@ -57,6 +73,11 @@ def test_quick_run_prints_every_setting_with_ratios_and_fidelity(finetuned: Path
         assert rows["torch fp32"][4] == "0" and rows["torch fp32"][5] == "100.0%"  # torch vs itself
         assert float(rows["edgeptm onnx fp32"][4]) < 1e-3  # fp32 export matches torch
         assert ("edgeptm onnx int8 (unsorted)" in rows) == (setting == "real-text")
+        # the student is timed beside the rest and compared with the teacher's torch fp32: it lost a layer,
+        # so its logits differ from the teacher's (while the teacher's own fp32 export matches torch)
+        for engine in ("edgeptm onnx fp32 · student 1L", "edgeptm onnx int8 · student 1L"):
+            assert float(rows[engine][0]) > 0 and float(rows[engine][4]) > 1e-3, (setting, rows[engine])
+        assert "edgeptm onnx int8 (unsorted) · student 1L" not in rows
         if have_optimum:
             assert rows["optimum onnx int8"][2] == "1.00×" and rows["optimum onnx int8"][3] == "1.00×"
             assert float(rows["edgeptm onnx int8"][2].rstrip("×")) > 0
@@ -68,6 +89,7 @@ def test_quick_run_prints_every_setting_with_ratios_and_fidelity(finetuned: Path
     assert figures["setup"]["flags"].keys() == {"avx2", "avx512", "vnni", "amx"}
     assert figures["padded_tokens"]["sorted"] <= figures["padded_tokens"]["in_order"]
     assert "weights" in figures["variants"]["edgeptm onnx int8"]
+    assert "weights" in figures["variants"]["edgeptm onnx int8 · student 1L"]
     # the fine-tuned model's labels match the data's: the real-text table reports the macro-F1 drops
     real = table_rows(out, "real-text")
     assert real["torch fp32"][6] == "+0.00" and "(" in real["edgeptm onnx int8"][7]
