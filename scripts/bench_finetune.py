@@ -105,9 +105,9 @@ def run_plain(model: str, train, eval_data, test, out: Path, options) -> tuple[d
     from edgeptm.data import LabelMap
     from edgeptm.measure.metrics import classification_report
     from edgeptm.train.finetune import route_logs, selection_metrics
-    from edgeptm.train.hf import pinned_threads, resolve_model, training_arguments
+    from edgeptm.train.hf import reproducible, resolve_model, training_arguments
 
-    with pinned_threads(options.threads):
+    with reproducible(options.threads):
         transformers.logging.set_verbosity_error()
         labels = LabelMap.from_dataset(train)
         name = resolve_model(model)

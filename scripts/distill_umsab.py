@@ -11,7 +11,7 @@
    (none with ``--unlabelled-per-language 0``).
 4. ``edgeptm export`` (onnx fp32) of each, ``edgeptm quantize`` int8 of each; ``edgeptm evaluate``
    of each on the UMSAB test split (or its subsample) (macro-F1 overall and per language, with n) and
-   ``edgeptm bench`` of each at batch 1 × ``--bench-seq`` tokens (default 128) in ``--rounds`` interleaved rounds (order rotated each
+   ``edgeptm bench`` of each at batch 1 × ``--bench-seq`` tokens (default ``--max-length``) in ``--rounds`` interleaved rounds (order rotated each
    round; the table gives the median of the rounds' p50).
 
 Every phase runs as an ``edgeptm`` command, printed before it runs; a rerun with the same
@@ -108,11 +108,18 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--bench-seq", type=int, default=128, help="tokens per text in the latency rounds")
+    parser.add_argument(
+        "--bench-seq",
+        type=int,
+        default=None,
+        help="tokens per text in the latency rounds (default --max-length, the longest the exports read; "
+        "scripts/bench_vs_optimum.py --student times b1x128 against Optimum)",
+    )
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    args.bench_seq = args.bench_seq or args.max_length
 
     from edgeptm.measure.machine import describe_machine, machine
 
