@@ -116,6 +116,20 @@ def measure(artifact: Path, options: BenchOptions) -> BenchResult:
     }
 
 
+def text_characters(tokenizer_dir: Path, tokens: int) -> int:
+    """How many characters of the benchmark's text the first ``tokens`` tokens of the tokenizer in
+    ``tokenizer_dir`` cover (special tokens aside): the length to time a model that reads raw text (the
+    TF-IDF baseline) at, so that it reads the same text a transformer reads at ``tokens`` tokens."""
+    from edgeptm.encoding import Encoder, runtime_errors
+    from edgeptm_runtime.bench import FILLER
+
+    with runtime_errors():
+        tokenizer = Encoder.from_dir(Path(tokenizer_dir), 1 << 20).tokenizer
+    encoding = tokenizer.encode(FILLER * (1 + tokens // 16))  # the text :func:`latencies` times
+    ends = [end for (_, end), special in zip(encoding.offsets[:tokens], encoding.special_tokens_mask) if not special]
+    return max(ends, default=1)
+
+
 def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[BenchResult]:
     """Measure each ``(name, artifact)`` in its own process, one after another."""
     results: list[BenchResult] = []

@@ -127,6 +127,8 @@ def tune_points(result: Mapping[str, Any]) -> list[charts.PlotPoint]:
 
 def tune_html(result: Mapping[str, Any]) -> str:
     """The search's section: where it was timed, the front, every candidate and why it was rejected."""
+    from edgeptm.tune.render import baseline_line
+
     p = result["profile"]
     out = [
         f"<h2>Search for {_e(p['name'])}</h2>",
@@ -154,6 +156,9 @@ def tune_html(result: Mapping[str, Any]) -> str:
         )  # fmt: skip
     out.append("<h3>Candidates</h3>")
     out.append(table(["candidate", "status", "why", "macro-F1", "largest drop (points)", "p50 ms", "size MB"], rows))
+    baseline = baseline_line(result)
+    if baseline:
+        out.append(f'<p class="note baseline">{_e(baseline)}</p>')
     chosen = next((c for c in result["candidates"] if c["status"] == "chosen"), None)
     if chosen is not None:
         out.append("<h3>Chosen variant against fp32, per language</h3>")
