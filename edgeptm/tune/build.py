@@ -132,7 +132,12 @@ class BuildCache:
         options = BaselineOptions.model_validate(dict(candidate.baseline))
         libraries = [version(d) for _, d in BASELINE_MODULES]  # another scikit-learn may fit another model
         key = fingerprint(
-            __version__, "baseline", options.model_dump(mode="json"), libraries, data_key(self.train), data_key(self.eval)
+            __version__,
+            "baseline",
+            options.model_dump(mode="json"),
+            libraries,
+            data_key(self.train),
+            data_key(self.eval),
         )
 
         def make_baseline(out: Path) -> None:

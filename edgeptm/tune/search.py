@@ -23,7 +23,16 @@ from edgeptm.plugins import Plugins
 from edgeptm.profiles import DeviceProfile
 from edgeptm.tune.build import BuildCache
 from edgeptm.tune.pareto import Objective, choose, front
-from edgeptm.tune.result import Accuracy, CandidateResult, LanguageScore, Reference, SeqUnit, Timing, TuneResult, timed_input
+from edgeptm.tune.result import (
+    Accuracy,
+    CandidateResult,
+    LanguageScore,
+    Reference,
+    SeqUnit,
+    Timing,
+    TuneResult,
+    timed_input,
+)
 from edgeptm.tune.space import Candidate, SearchSpace, candidates
 
 Progress = Callable[[list[Any], str], AbstractContextManager[Iterable[Any]]]
@@ -240,7 +249,9 @@ def search(
                 continue
             path = Path(result["artifact"])
             try:
-                result["timing"] = time_artifact(path, cand.device, profile, settings, timed_length(path, model, profile))
+                result["timing"] = time_artifact(
+                    path, cand.device, profile, settings, timed_length(path, model, profile)
+                )
             except EdgeptmError as exc:
                 result["reason"] = f"timing failed: {exc}"
                 continue

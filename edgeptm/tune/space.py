@@ -433,5 +433,7 @@ def load_space(
     try:
         return SearchSpace.model_validate(raw)
     except ValidationError as exc:
-        where = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        where = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        ]
         raise EdgeptmError(f"{path or 'search space'}: " + "; ".join(where)) from None

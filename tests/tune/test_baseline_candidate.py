@@ -90,7 +90,9 @@ def test_the_baseline_is_trained_once_whatever_the_model(plugins, sample, tmp_pa
 
 
 def _search(cli, finetuned: Path, out: Path, *args: str) -> tuple[dict, str]:
-    r = CliRunner().invoke(cli, ["tune", str(finetuned), "--profile", "x86-avx2-2core", *FAST, *args, "--out", str(out)])
+    r = CliRunner().invoke(
+        cli, ["tune", str(finetuned), "--profile", "x86-avx2-2core", *FAST, *args, "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     return json.loads((out / "tune.json").read_text()), r.stdout
 
@@ -136,7 +138,9 @@ def test_the_baseline_wins_is_chosen_and_ships(cli, tmp_path: Path, finetuned: P
     # chosen/ is the baseline: evaluate gives the search's figures, and its bundle predicts the same on the device
     chosen = out / "chosen"
     assert json.loads((chosen / "edgeptm.json").read_text())["kind"] == "tfidf-linear"
-    r = CliRunner().invoke(cli, ["evaluate", "--artifact", str(chosen), "--data", "builtin:sample", "--split", "eval", "--json"])
+    r = CliRunner().invoke(
+        cli, ["evaluate", "--artifact", str(chosen), "--data", "builtin:sample", "--split", "eval", "--json"]
+    )
     assert r.exit_code == 0, r.output
     evaluated = json.loads(r.stdout)
     evaluated = evaluated[0] if isinstance(evaluated, list) else evaluated
@@ -158,7 +162,9 @@ def test_a_weak_baseline_is_rejected_with_its_worst_language_drop(cli, tmp_path:
     result, stdout = _search(cli, finetuned, tmp_path / "tune", "--space", str(space))
     base = next(c for c in result["candidates"] if c["name"] == BASELINE_NAME)
     ref = result["reference"]["accuracy"]["per_language"]
-    drops = {lang: 100 * (ref[lang]["macro_f1"] - s["macro_f1"]) for lang, s in base["accuracy"]["per_language"].items()}
+    drops = {
+        lang: 100 * (ref[lang]["macro_f1"] - s["macro_f1"]) for lang, s in base["accuracy"]["per_language"].items()
+    }
     worst = base["accuracy"]["worst_language"]
     assert drops[worst] == pytest.approx(max(drops.values())) and drops[worst] > 2
     n = base["accuracy"]["per_language"][worst]["n"]
