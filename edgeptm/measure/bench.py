@@ -64,6 +64,8 @@ class BenchResult(TypedDict):
     peak_rss_mb: float
     size_mb: float
     measurements: list[Measurement]
+    seq_unit: NotRequired[str]
+    """What ``seq_length`` counts: ``tokens``, or ``characters`` for a model that reads raw text (the baseline)."""
     name: NotRequired[str]
     machine: NotRequired[dict[str, Any]]
     """Where it ran (:mod:`edgeptm.measure.machine`): CPU, flags (AVX2, AVX-512, VNNI, AMX), cores, load."""
@@ -113,6 +115,7 @@ def measure(artifact: Path, options: BenchOptions) -> BenchResult:
         "peak_rss_mb": peak_kb / 1024,
         "size_mb": dir_size(artifact, manifest.files) / 2**20,
         "measurements": measurements,
+        "seq_unit": "characters" if manifest.text_input else "tokens",
     }
 
 

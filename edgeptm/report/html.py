@@ -17,6 +17,7 @@ from typing import Any
 from edgeptm.report import charts
 from edgeptm.report.compact import fold_repeats, language_table, name_of
 from edgeptm.report.headline import Headline, first_measurement, from_run, from_tune
+from edgeptm.report.tables import seq_cell
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -97,7 +98,7 @@ def bench_html(bench: Sequence[Mapping[str, Any]]) -> str:
         for m in r["measurements"]:
             spread = m["p99_ms"] / m["p50_ms"] if m["p50_ms"] else None
             rows.append(
-                [r["name"], r["backend"], r["precision"], m["batch_size"], m["seq_length"], m["p50_ms"], m["p90_ms"],
+                [r["name"], r["backend"], r["precision"], m["batch_size"], seq_cell(r, m), m["p50_ms"], m["p90_ms"],
                  m["p99_ms"], spread, m["throughput_items_per_s"], r["peak_rss_mb"], r["size_mb"]]
             )  # fmt: skip
     machine = next((r.get("machine", {}).get("description") for r in bench if r.get("machine")), None)

@@ -96,6 +96,7 @@ def measure(bundle: str, options: dict[str, Any]) -> dict[str, Any]:
 
     import edgeptm_runtime
     from edgeptm_runtime.encoding import TruncationWarning
+    from edgeptm_runtime.text import TEXT_INPUTS
 
     imported = time.perf_counter()
     clf = edgeptm_runtime.load(bundle, threads=options.get("threads"))
@@ -131,6 +132,7 @@ def measure(bundle: str, options: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_kb() / 1024,
         "size_mb": size / 2**20,
         "measurements": measurements,
+        "seq_unit": "characters" if clf.encoder.input_names == TEXT_INPUTS else "tokens",
     }
 
 

@@ -103,6 +103,7 @@ def test_the_baseline_wins_is_chosen_and_ships(cli, tmp_path: Path, finetuned: P
     it overall. Chosen for accuracy, ``chosen/`` is the baseline, and it evaluates and bundles as measured."""
     import edgeptm_runtime
     from edgeptm.measure.bench import text_characters
+    from edgeptm.report.tables import bench_rows
     from edgeptm.tune.pareto import worst_f1
 
     out = tmp_path / "tune"
@@ -151,6 +152,15 @@ def test_the_baseline_wins_is_chosen_and_ships(cli, tmp_path: Path, finetuned: P
         labels = [p.label for p in clf.predict(sample["eval"].texts)]
     accuracy = sum(a == b for a, b in zip(labels, sample["eval"].labels)) / len(labels)
     assert accuracy == pytest.approx(evaluated["overall"]["accuracy"])
+
+    # bench says what its sequence length counts for a raw-text model, as an artifact and as a bundle
+    bench = ["bench", "--artifact", str(chosen), "--artifact", str(tmp_path / "bundle"), "--batch-sizes", "1",
+             "--seq-lengths", "50", "--warmup", "0", "--iterations", "2"]  # fmt: skip
+    r = CliRunner().invoke(cli, [*bench, "--json"])
+    assert r.exit_code == 0, r.output
+    measured = json.loads(r.stdout)
+    assert [(b["seq_unit"], b["measurements"][0]["seq_length"]) for b in measured] == [("characters", 50)] * 2
+    assert [row[4] for row in bench_rows(measured)[1]] == ["50 chars", "50 chars"]
 
 
 @pytest.mark.slow
