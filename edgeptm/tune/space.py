@@ -341,12 +341,12 @@ def candidates(
                         candidate = replace(candidate, max_length=value, labels=candidate.labels + (f"len{value}",))
                 if candidate is not None:
                     made.setdefault(candidate)
+    # The baseline first: it trains in seconds and is the bar every variant has to clear, so a search whose
+    # budget runs out has still measured it.
     baseline, why_not = baseline_candidate(space, profile, backends)
-    if baseline is not None:
-        made.setdefault(baseline)
-    elif why_not is not None:
+    if why_not is not None:
         unavailable.append(Unavailable(BASELINE_NAME, why_not))
-    return list(made), unavailable
+    return ([baseline] if baseline else []) + list(made), unavailable
 
 
 BASELINE_MODULES = (("sklearn", "scikit-learn"), ("skl2onnx", "skl2onnx"))

@@ -26,11 +26,11 @@ def _names(space: SearchSpace, profile: str, plugins) -> list[str]:
 
 def test_the_baseline_is_a_candidate_where_onnx_runs_on_the_cpu(plugins) -> None:
     made, unavailable = candidates(SearchSpace(precisions=["fp32"]), load_profile("rpi4"), plugins.backends())
-    assert [c.name for c in made] == ["onnx-fp32", BASELINE_NAME] and unavailable == []
-    baseline = made[-1].to_dict()
+    assert [c.name for c in made] == [BASELINE_NAME, "onnx-fp32"] and unavailable == []
+    baseline = made[0].to_dict()
     assert baseline["kind"] == "tfidf-linear" and baseline["backend"] == "onnx" and baseline["precision"] == "fp32"
     assert baseline["baseline_options"]["ngram_max"] == 4 and baseline["transforms"] == {}
-    assert made[0].to_dict()["kind"] == "transformer" and "baseline_options" not in made[0].to_dict()
+    assert made[1].to_dict()["kind"] == "transformer" and "baseline_options" not in made[1].to_dict()
     # the space's switch, a precision list without fp32, backends without onnx on the CPU
     assert BASELINE_NAME not in _names(SearchSpace(precisions=["fp32"], baseline=False), "rpi4", plugins)
     assert BASELINE_NAME not in _names(SearchSpace(precisions=["int8"]), "rpi4", plugins)

@@ -31,16 +31,16 @@ def test_space_drops_duplicates_and_names_variants(plugins) -> None:
     names = [c.name for c in made]
     # per_channel applies to int8 and int8-static, calibration only to int8-static; fp32 appears once per trim choice
     assert names == [
+        "baseline-tfidf-linear",  # once, first: no dimension or transform applies to it
         "onnx-fp32", "onnx-fp32-trim",
         "onnx-int8", "onnx-int8-trim", "onnx-int8-per-tensor", "onnx-int8-per-tensor-trim",
         "onnx-int8-static", "onnx-int8-static-trim", "onnx-int8-static-entropy", "onnx-int8-static-entropy-trim",
         "onnx-int8-static-per-tensor", "onnx-int8-static-per-tensor-trim",
         "onnx-int8-static-per-tensor-entropy", "onnx-int8-static-per-tensor-entropy-trim",
         "onnx-int8-portable", "onnx-int8-portable-trim",
-        "baseline-tfidf-linear",  # once: no dimension or transform applies to it
     ]  # fmt: skip
-    assert dict(made[4].options) == {"per_channel": False, "weight_type": "auto"}
-    assert made[1].transforms == (("trim_vocab", True),)
+    assert dict(made[5].options) == {"per_channel": False, "weight_type": "auto"}
+    assert made[2].transforms == (("trim_vocab", True),)
     assert unavailable == []
 
 
@@ -120,11 +120,11 @@ def test_space_has_distilled_students_and_int8_weight_types(plugins) -> None:
     space = SearchSpace(backends=["onnx"], precisions=["fp32", "int8"], weight_type=["auto", "u8"], distill=[None, 1])
     made, _ = candidates(space, load_profile("x86-avx2-2core"), plugins.backends())
     assert [c.name for c in made] == [
-        "onnx-fp32", "onnx-fp32-distill1",
-        "onnx-int8", "onnx-int8-distill1", "onnx-int8-wu8", "onnx-int8-wu8-distill1", "baseline-tfidf-linear",
+        "baseline-tfidf-linear", "onnx-fp32", "onnx-fp32-distill1",
+        "onnx-int8", "onnx-int8-distill1", "onnx-int8-wu8", "onnx-int8-wu8-distill1",
     ]  # fmt: skip
-    assert dict(made[4].options) == {"per_channel": True, "weight_type": "u8"}
-    assert made[1].transforms == (("distill", 1),)
+    assert dict(made[5].options) == {"per_channel": True, "weight_type": "u8"}
+    assert made[2].transforms == (("distill", 1),)
 
 
 @pytest.mark.slow
