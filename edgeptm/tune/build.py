@@ -4,8 +4,9 @@ A candidate is a chain: model transforms (each a torch folder), one export, then
 Each step's folder is named by the fingerprint of its source's key, its own config and the data it
 reads, so candidates share steps (int8 and int8-static quantize one fp32 export) and a re-run
 builds only what is new. The TF-IDF baseline is one step of its own: trained from the data, its key
-is its options, the data and the library versions, never the model (a new model reuses it). Evaluations are cached the same way (the artifact's key and the eval
-data); latency never is, so a re-run re-times.
+is its options, the data and the library versions, never the model (a new model reuses it).
+Evaluations are cached the same way (the artifact's key and the eval data); latency never is, so a
+re-run re-times.
 """
 
 from __future__ import annotations
@@ -124,13 +125,19 @@ class BuildCache:
     def baseline(self, candidate: Candidate) -> Built:
         """Train (or find) the TF-IDF baseline on the train split; the eval split checks its ONNX graph
         against scikit-learn (:func:`edgeptm.train.baseline.train_baseline`)."""
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
         from edgeptm.train.baseline import BaselineOptions, train_baseline
 
+        def installed(distribution: str) -> str | None:
+            try:
+                return version(distribution)
+            except PackageNotFoundError:  # train_baseline says what to install
+                return None
+
         started = time.perf_counter()
         options = BaselineOptions.model_validate(dict(candidate.baseline))
-        libraries = [version(d) for _, d in BASELINE_MODULES]  # another scikit-learn may fit another model
+        libraries = [installed(d) for _, d in BASELINE_MODULES]  # another scikit-learn may fit another model
         key = fingerprint(
             __version__,
             "baseline",
