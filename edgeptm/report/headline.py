@@ -127,11 +127,13 @@ def from_run(
     if chosen.get("name") in timed and reference.get("name") in timed:
         a, b = timed[chosen["name"]], timed[reference["name"]]
         ma, mb = first_measurement(a), first_measurement(b)
-        speedup = mb["p50_ms"] / ma["p50_ms"] if ma["p50_ms"] else None
+        # a raw-text model (the baseline) is timed on characters, the torch model on tokens: no like-for-like ratio
+        same_input = a.get("seq_unit", "tokens") == b.get("seq_unit", "tokens")
+        speedup = mb["p50_ms"] / ma["p50_ms"] if ma["p50_ms"] and same_input else None
         size = b["size_mb"] / a["size_mb"] if a["size_mb"] else None
         machine = a.get("machine") or {}
         where = (
-            f"p50 at batch {ma['batch_size']} × {ma['seq_length']} tokens on "
+            f"p50 at batch {ma['batch_size']} × {ma['seq_length']} {a.get('seq_unit', 'tokens')} on "
             f"{machine.get('description', 'this machine')}, load {machine.get('load_1min')}"
         )
     return Headline(
