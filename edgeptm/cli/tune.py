@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edgeptm.cli.options import force_option
+from edgeptm.cli.options import data_options, data_selection, force_option
 
 PROFILE_HELP = "A built-in profile name (`edgeptm profiles`) or a profile YAML file."
 
@@ -65,6 +65,7 @@ def profiles(as_json: bool) -> None:
 @click.option(
     "--eval", "eval_path", default="builtin:sample", show_default=True, help="Labelled data for accuracy (eval split)."
 )
+@data_options
 @click.option(
     "--space",
     "space_file",
@@ -76,6 +77,11 @@ def profiles(as_json: bool) -> None:
     "--backend", "backends", multiple=True, help="Only these BACKEND[:DEVICE] (repeatable; default: the profile's)."
 )
 @click.option("--precision", "precisions", multiple=True, help="Only these precisions (repeatable).")
+@click.option(
+    "--no-baseline",
+    is_flag=True,
+    help="Leave out the TF-IDF baseline candidate (the space's `baseline: false`).",
+)
 @click.option(
     "--budget-minutes",
     type=click.FloatRange(min=0, min_open=True),
@@ -94,12 +100,14 @@ def profiles(as_json: bool) -> None:
 @force_option
 def tune(model: Path, profile_name: str, overrides: tuple[str, ...], threads: int | None, latency_ms: float | None,
          train_path: str, eval_path: str, space_file: Path | None, backends: tuple[str, ...], precisions: tuple[str, ...],
-         budget_minutes: float | None, objective: str, iterations: int, out: Path, no_progress: bool, force: bool) -> None:  # fmt: skip
+         no_baseline: bool, budget_minutes: float | None, objective: str, iterations: int, out: Path, no_progress: bool,
+         force: bool, **kw) -> None:  # fmt: skip
     """Search deployment variants of the fine-tuned MODEL for a device profile; print the front and the choice.
 
     Candidates are built once into a content-keyed cache (a re-run builds only what is new) and
     evaluated per language first; only those within the profile's accuracy limits are timed, on
-    this machine with the profile's threads.
+    this machine with the profile's threads. The char n-gram TF-IDF + logistic regression baseline,
+    trained on the same train split, is a candidate too (on onnx CPU), so it is chosen when it wins.
     """
     from edgeptm.cli.options import current_plugins
     from edgeptm.fsutil import atomic_dir, atomic_write_text, check_output, write_json
@@ -119,10 +127,14 @@ def tune(model: Path, profile_name: str, overrides: tuple[str, ...], threads: in
     if latency_ms is not None:
         values["latency_ms"] = latency_ms
     profile = load_profile(profile_name, values)
-    space = load_space(space_file, backends=list(backends) or None, precisions=list(precisions) or None)
-    from edgeptm import data
-
-    train, evaluation = data.load(train_path, split="train"), data.load(eval_path, split="eval")
+    space = load_space(
+        space_file,
+        backends=list(backends) or None,
+        precisions=list(precisions) or None,
+        baseline=False if no_baseline else None,
+    )
+    selection, _ = data_selection(kw)
+    train, evaluation = selection.load(train_path, "train"), selection.load(eval_path, "eval")
     plugins = current_plugins()
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     cache = BuildCache(plugins, train, evaluation, log=log)

@@ -64,6 +64,8 @@ class BenchResult(TypedDict):
     peak_rss_mb: float
     size_mb: float
     measurements: list[Measurement]
+    seq_unit: NotRequired[str]
+    """What ``seq_length`` counts: ``tokens``, or ``characters`` for a model that reads raw text (the baseline)."""
     name: NotRequired[str]
     machine: NotRequired[dict[str, Any]]
     """Where it ran (:mod:`edgeptm.measure.machine`): CPU, flags (AVX2, AVX-512, VNNI, AMX), cores, load."""
@@ -113,7 +115,22 @@ def measure(artifact: Path, options: BenchOptions) -> BenchResult:
         "peak_rss_mb": peak_kb / 1024,
         "size_mb": dir_size(artifact, manifest.files) / 2**20,
         "measurements": measurements,
+        "seq_unit": "characters" if manifest.text_input else "tokens",
     }
+
+
+def text_characters(tokenizer_dir: Path, tokens: int) -> int:
+    """How many characters of the benchmark's text the first ``tokens`` tokens of the tokenizer in
+    ``tokenizer_dir`` cover (special tokens aside): the length to time a model that reads raw text (the
+    TF-IDF baseline) at, so that it reads the same text a transformer reads at ``tokens`` tokens."""
+    from edgeptm.encoding import Encoder, runtime_errors
+    from edgeptm_runtime.bench import FILLER
+
+    with runtime_errors():
+        tokenizer = Encoder.from_dir(Path(tokenizer_dir), 1 << 20).tokenizer
+    encoding = tokenizer.encode(FILLER * (1 + tokens // 16))  # the text :func:`latencies` times
+    ends = [end for (_, end), special in zip(encoding.offsets[:tokens], encoding.special_tokens_mask) if not special]
+    return max(ends, default=1)
 
 
 def bench(artifacts: Sequence[tuple[str, Path]], options: BenchOptions) -> list[BenchResult]:

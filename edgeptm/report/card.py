@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeptm.report.tables import markdown_table
+from edgeptm.report.tables import markdown_table, seq_cell
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def model_card(
             markdown_table(
                 ["batch", "seq", "p50 ms", "p99 ms", "items/s"],
                 [
-                    [x["batch_size"], x["seq_length"], x["p50_ms"], x["p99_ms"], x["throughput_items_per_s"]]
+                    [x["batch_size"], seq_cell(b, x), x["p50_ms"], x["p99_ms"], x["throughput_items_per_s"]]
                     for x in b["measurements"]
                 ],
             ),

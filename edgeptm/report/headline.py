@@ -56,8 +56,11 @@ def _worst(variant: Mapping[str, Any], reference: Mapping[str, Any]) -> tuple[st
 
 
 def from_tune(result: Mapping[str, Any]) -> Headline | None:
-    """The search's choice against fp32: the same backend's fp32 export when it was timed (same runtime, so
-    the ratio is the precision's own), else the source torch model; all timed here with the profile's threads."""
+    """The search's choice against fp32: the same backend's fp32 export of the same kind when it was timed
+    (same runtime, so the ratio is the precision's own), else the source torch model (always, for the
+    baseline); all timed here with the profile's threads."""
+    from edgeptm.tune.result import timed_input
+
     chosen = next((c for c in result["candidates"] if c["status"] == "chosen"), None)
     if chosen is None:
         return None
@@ -70,6 +73,7 @@ def from_tune(result: Mapping[str, Any]) -> Headline | None:
             and c["name"] != chosen["name"]
             and c["spec"].get("backend") == spec["backend"]
             and c["spec"].get("precision") == "fp32"
+            and c["spec"].get("kind", "transformer") == spec.get("kind", "transformer")
             and c["spec"].get("transforms") == spec["transforms"]
             and c["spec"].get("max_length") == spec["max_length"]
         ),
@@ -81,7 +85,7 @@ def from_tune(result: Mapping[str, Any]) -> Headline | None:
     lang, delta, n = _worst({"per_language": acc["per_language"]}, {"per_language": ref_acc["per_language"]})
     t, rt = chosen.get("timing"), ref.get("timing")
     where = (
-        f"p50 at batch {t['batch_size']} × {t['seq_length']} tokens on {result['machine']}, load {result.get('load_1min')}"
+        f"p50 at batch {t['batch_size']} × {timed_input(t)} on {result['machine']}, load {result.get('load_1min')}"
         if t
         else None
     )
@@ -123,11 +127,13 @@ def from_run(
     if chosen.get("name") in timed and reference.get("name") in timed:
         a, b = timed[chosen["name"]], timed[reference["name"]]
         ma, mb = first_measurement(a), first_measurement(b)
-        speedup = mb["p50_ms"] / ma["p50_ms"] if ma["p50_ms"] else None
+        # a raw-text model (the baseline) is timed on characters, the torch model on tokens: no like-for-like ratio
+        same_input = a.get("seq_unit", "tokens") == b.get("seq_unit", "tokens")
+        speedup = mb["p50_ms"] / ma["p50_ms"] if ma["p50_ms"] and same_input else None
         size = b["size_mb"] / a["size_mb"] if a["size_mb"] else None
         machine = a.get("machine") or {}
         where = (
-            f"p50 at batch {ma['batch_size']} × {ma['seq_length']} tokens on "
+            f"p50 at batch {ma['batch_size']} × {ma['seq_length']} {a.get('seq_unit', 'tokens')} on "
             f"{machine.get('description', 'this machine')}, load {machine.get('load_1min')}"
         )
     return Headline(

@@ -17,6 +17,7 @@ from typing import Any
 from edgeptm.report import charts
 from edgeptm.report.compact import fold_repeats, language_table, name_of
 from edgeptm.report.headline import Headline, first_measurement, from_run, from_tune
+from edgeptm.report.tables import seq_cell
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -97,7 +98,7 @@ def bench_html(bench: Sequence[Mapping[str, Any]]) -> str:
         for m in r["measurements"]:
             spread = m["p99_ms"] / m["p50_ms"] if m["p50_ms"] else None
             rows.append(
-                [r["name"], r["backend"], r["precision"], m["batch_size"], m["seq_length"], m["p50_ms"], m["p90_ms"],
+                [r["name"], r["backend"], r["precision"], m["batch_size"], seq_cell(r, m), m["p50_ms"], m["p90_ms"],
                  m["p99_ms"], spread, m["throughput_items_per_s"], r["peak_rss_mb"], r["size_mb"]]
             )  # fmt: skip
     machine = next((r.get("machine", {}).get("description") for r in bench if r.get("machine")), None)
@@ -127,6 +128,8 @@ def tune_points(result: Mapping[str, Any]) -> list[charts.PlotPoint]:
 
 def tune_html(result: Mapping[str, Any]) -> str:
     """The search's section: where it was timed, the front, every candidate and why it was rejected."""
+    from edgeptm.tune.render import baseline_line
+
     p = result["profile"]
     out = [
         f"<h2>Search for {_e(p['name'])}</h2>",
@@ -154,6 +157,9 @@ def tune_html(result: Mapping[str, Any]) -> str:
         )  # fmt: skip
     out.append("<h3>Candidates</h3>")
     out.append(table(["candidate", "status", "why", "macro-F1", "largest drop (points)", "p50 ms", "size MB"], rows))
+    baseline = baseline_line(result)
+    if baseline:
+        out.append(f'<p class="note baseline">{_e(baseline)}</p>')
     chosen = next((c for c in result["candidates"] if c["status"] == "chosen"), None)
     if chosen is not None:
         out.append("<h3>Chosen variant against fp32, per language</h3>")

@@ -80,6 +80,14 @@ def macro_f1_by_language(results: Sequence[Mapping[str, Any]]) -> tuple[list[str
     return ["language", "n", *names, "best"], rows
 
 
+def seq_cell(result: Mapping[str, Any], measurement: Mapping[str, Any]) -> Any:
+    """A measurement's sequence length: tokens, or ``"N chars"`` for a model that reads raw text (the baseline,
+    timed on that many characters of the same benchmark text)."""
+    if result.get("seq_unit") == "characters":
+        return f"{measurement['seq_length']} chars"
+    return measurement["seq_length"]
+
+
 def bench_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     headers = [
         "artifact",
@@ -104,7 +112,7 @@ def bench_rows(results: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[li
                     r["backend"],
                     r["precision"],
                     m["batch_size"],
-                    m["seq_length"],
+                    seq_cell(r, m),
                     m["p50_ms"],
                     m["p90_ms"],
                     m["p99_ms"],

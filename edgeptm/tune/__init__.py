@@ -22,8 +22,11 @@ turns a candidate into its variant for a value:
   :class:`~.space.Transform` (``label``, ``config`` for the cache key, and ``build(model, value, out,
   inputs)`` writing a torch classifier folder at ``out``). The build cache keys it by its source,
   its config and the training data, so each is built once.
-* **another kind of candidate** (a TF-IDF ``baseline`` that is itself an ONNX artifact): register a
-  :class:`~.space.Transform` whose ``build`` writes that artifact's source model, or extend
-  :func:`~.build.BuildCache.artifact` with a step; the search, limits, front and report only read
-  :class:`~.result.CandidateResult`.
+* **another kind of candidate**, built from the data rather than from the model, as the TF-IDF
+  baseline is (:func:`~.space.baseline_candidate`: a :class:`~.space.Candidate` of ``kind``
+  ``tfidf-linear``, with its training options; :meth:`~.build.BuildCache.baseline`: one cached step
+  keyed by those options and the data): make the candidate in :func:`~.space.candidates` and its
+  step in :meth:`~.build.BuildCache.artifact`. The search, limits, front and report only read
+  :class:`~.result.CandidateResult`; a model that reads raw text is timed in characters
+  (:func:`~.search.timed_length`).
 """

@@ -3,8 +3,10 @@
 A candidate is a chain: model transforms (each a torch folder), one export, then a quantization.
 Each step's folder is named by the fingerprint of its source's key, its own config and the data it
 reads, so candidates share steps (int8 and int8-static quantize one fp32 export) and a re-run
-builds only what is new. Evaluations are cached the same way (the artifact's key and the eval
-data); latency never is, so a re-run re-times.
+builds only what is new. The TF-IDF baseline is one step of its own: trained from the data, its key
+is its options, the data and the library versions, never the model (a new model reuses it).
+Evaluations are cached the same way (the artifact's key and the eval data); latency never is, so a
+re-run re-times.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from edgeptm.data import Dataset
 from edgeptm.fsutil import OUTPUT_MARKER, atomic_dir, cache_dir, fingerprint, write_json
 from edgeptm.measure.evaluate import Evaluation
 from edgeptm.plugins import Plugins
-from edgeptm.tune.space import DIMENSIONS, TRANSFORMS, BuildInputs, Candidate
+from edgeptm.tune.space import BASELINE_MODULES, DIMENSIONS, TRANSFORMS, BuildInputs, Candidate
 
 
 def data_key(data: Dataset) -> str:
@@ -58,9 +60,11 @@ class BuildCache:
         return out, True
 
     def artifact(self, candidate: Candidate, model: Path, model_key: str) -> Built:
-        """Build (or find) ``candidate`` from the torch classifier at ``model``."""
+        """Build (or find) ``candidate`` from the torch classifier at ``model`` (the baseline: from the data)."""
         from edgeptm import deploy
 
+        if candidate.is_baseline:
+            return self.baseline(candidate)
         started = time.perf_counter()
         built = 0
         source, key = model, model_key
@@ -117,6 +121,37 @@ class BuildCache:
             artifact, made = self._step(key, make_quantized)
             built += made
         return Built(artifact, key, built, time.perf_counter() - started)
+
+    def baseline(self, candidate: Candidate) -> Built:
+        """Train (or find) the TF-IDF baseline on the train split; the eval split checks its ONNX graph
+        against scikit-learn (:func:`edgeptm.train.baseline.train_baseline`)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from edgeptm.train.baseline import BaselineOptions, train_baseline
+
+        def installed(distribution: str) -> str | None:
+            try:
+                return version(distribution)
+            except PackageNotFoundError:  # train_baseline says what to install
+                return None
+
+        started = time.perf_counter()
+        options = BaselineOptions.model_validate(dict(candidate.baseline))
+        libraries = [installed(d) for _, d in BASELINE_MODULES]  # another scikit-learn may fit another model
+        key = fingerprint(
+            __version__,
+            "baseline",
+            options.model_dump(mode="json"),
+            libraries,
+            data_key(self.train),
+            data_key(self.eval),
+        )
+
+        def make_baseline(out: Path) -> None:
+            train_baseline(self.train, out, options, eval_data=self.eval, force=True, log=lambda m: self.log(f"  {m}"))
+
+        artifact, made = self._step(key, make_baseline)
+        return Built(artifact, key, int(made), time.perf_counter() - started)
 
     def evaluation(
         self, key: str, artifact: Path, *, device: str | None, threads: int | None

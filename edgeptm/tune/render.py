@@ -9,6 +9,7 @@ from edgeptm.report.compact import language_table
 from edgeptm.report.headline import from_tune
 from edgeptm.report.tables import markdown_table, text_table
 from edgeptm.tune.pareto import worst_f1
+from edgeptm.tune.result import timed_input
 
 
 def rejection_lines(result: Mapping[str, Any]) -> list[str]:
@@ -24,6 +25,25 @@ def where_line(result: Mapping[str, Any]) -> str:
             " these are not the device's own times."
         )
     return line
+
+
+def baseline_line(result: Mapping[str, Any]) -> str | None:
+    """What the baseline candidate is, how it was timed and how it compares, when the search built one."""
+    from edgeptm.manifest import TFIDF_LINEAR
+
+    c = next((c for c in result["candidates"] if c["spec"].get("kind") == TFIDF_LINEAR), None)
+    if c is None:
+        return None
+    line = (
+        f"{c['name']} is the baseline: a char n-gram TF-IDF + logistic regression trained on the same training "
+        "split (`edgeptm baseline`), an fp32 ONNX model that reads raw text"
+    )
+    if "accuracy" in c:
+        delta = -c["accuracy"]["overall"]["drop"]
+        line += f"; macro-F1 {delta:+.1f} points against the model"
+    if "timing" in c:
+        line += f"; timed on {timed_input(c['timing'])}, the benchmark text the model reads"
+    return line + "."
 
 
 def front_rows(result: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -73,6 +93,9 @@ def text_report(result: Mapping[str, Any]) -> str:
     rejected = rejection_lines(result)
     if rejected:
         lines += ["rejected:", *[f"  {r}" for r in rejected], ""]
+    baseline = baseline_line(result)
+    if baseline:
+        lines += [baseline, ""]
     lines.append(f"chosen: {h.text()}" if h else "chosen: none fits the profile (see the reasons above)")
     return "\n".join(lines)
 
@@ -91,6 +114,9 @@ def markdown_report(result: Mapping[str, Any]) -> list[str]:
         "",
     ]
     md += ["Pareto front (latency × worst-language macro-F1 × size):", "", markdown_table(*front_rows(result)), ""]
+    baseline = baseline_line(result)
+    if baseline:
+        md += [baseline, ""]
     chosen = next((c for c in result["candidates"] if c["status"] == "chosen"), None)
     if chosen:
         evals = [as_evaluation(result["reference"]["name"], result["reference"]["accuracy"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from typing_extensions import NotRequired, TypedDict
@@ -31,17 +32,33 @@ class Accuracy(TypedDict):
     """The language with the largest drop (ties: the lowest macro-F1)."""
 
 
+SeqUnit = Literal["tokens", "characters"]
+"""What ``seq_length`` counts: tokens, or characters for a model that reads raw text (the TF-IDF baseline)."""
+
+
 class Timing(TypedDict):
     """Measured on this machine with the profile's threads, in a fresh process."""
 
     batch_size: int
     seq_length: int
+    seq_unit: SeqUnit
+    text_of_tokens: NotRequired[int]
+    """For a raw-text model: timed on the text the source model reads as this many tokens."""
     threads: int
     p50_ms: float
     p90_ms: float
     p99_ms: float
     peak_rss_mb: float
     load_s: float
+
+
+def timed_input(timing: Mapping[str, Any]) -> str:
+    """What one input was when timed: ``128 tokens``, or for a raw-text model ``381 characters (the text of
+    128 tokens)``."""
+    unit = timing.get("seq_unit", "tokens")
+    if unit == "characters" and "text_of_tokens" in timing:
+        return f"{timing['seq_length']} characters (the text of {timing['text_of_tokens']} tokens)"
+    return f"{timing['seq_length']} {unit}"
 
 
 class CandidateResult(TypedDict):

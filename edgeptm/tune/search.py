@@ -23,7 +23,16 @@ from edgeptm.plugins import Plugins
 from edgeptm.profiles import DeviceProfile
 from edgeptm.tune.build import BuildCache
 from edgeptm.tune.pareto import Objective, choose, front
-from edgeptm.tune.result import Accuracy, CandidateResult, LanguageScore, Reference, Timing, TuneResult
+from edgeptm.tune.result import (
+    Accuracy,
+    CandidateResult,
+    LanguageScore,
+    Reference,
+    SeqUnit,
+    Timing,
+    TuneResult,
+    timed_input,
+)
 from edgeptm.tune.space import Candidate, SearchSpace, candidates
 
 Progress = Callable[[list[Any], str], AbstractContextManager[Iterable[Any]]]
@@ -83,20 +92,39 @@ def timing_problem(timing: Timing, profile: DeviceProfile) -> str | None:
     if timing["p50_ms"] > profile.latency_ms:
         return (
             f"p50 {timing['p50_ms']:.1f} ms > {profile.latency_ms:g} ms (batch {timing['batch_size']} x "
-            f"{timing['seq_length']} tokens, {timing['threads']} threads, measured on this machine)"
+            f"{timed_input(timing)}, {timing['threads']} threads, measured on this machine)"
         )
     if timing["peak_rss_mb"] > profile.ram_mb:
         return f"peak RSS {timing['peak_rss_mb']:.0f} MB > {profile.ram_mb:g} MB RAM budget"
     return None
 
 
+def timed_length(artifact: Path, model: Path, profile: DeviceProfile) -> tuple[int, SeqUnit, int]:
+    """The input length ``artifact`` is timed at, its unit, and the profile's length in tokens it stands for.
+
+    A transformer reads the profile's ``seq_length`` tokens (at most its max_length). A model that reads
+    raw text (the baseline) reads the same benchmark text the source ``model`` reads at that many tokens,
+    measured in characters with the model's tokenizer (at most its own max_length characters), so their
+    latencies compare like for like."""
+    from edgeptm.deploy import artifact_manifest
+    from edgeptm.measure.bench import text_characters
+
+    manifest = artifact_manifest(artifact)
+    if not manifest.text_input:
+        tokens = min(profile.seq_length, manifest.max_length)
+        return tokens, "tokens", tokens
+    tokens = min(profile.seq_length, artifact_manifest(model).max_length)
+    return min(text_characters(model, tokens), manifest.max_length), "characters", tokens
+
+
 def time_artifact(
-    path: Path, device: str | None, profile: DeviceProfile, settings: Settings, max_length: int
+    path: Path, device: str | None, profile: DeviceProfile, settings: Settings, length: tuple[int, SeqUnit, int]
 ) -> Timing:
-    """p50/p90/p99 and peak RSS in a fresh process, with the profile's threads, batch size and length."""
+    """p50/p90/p99 and peak RSS in a fresh process, with the profile's threads and batch size, at ``length``
+    (:func:`timed_length`)."""
     from edgeptm.measure.bench import BenchOptions, bench
 
-    seq = min(profile.seq_length, max_length)
+    seq, unit, tokens = length
     options = BenchOptions(
         batch_sizes=[profile.batch_size],
         seq_lengths=[seq],
@@ -107,9 +135,10 @@ def time_artifact(
     )
     r = bench([(path.name, path)], options)[0]
     m = r["measurements"][0]
-    return {
+    timing: Timing = {
         "batch_size": m["batch_size"],
         "seq_length": m["seq_length"],
+        "seq_unit": unit,
         "threads": profile.threads,
         "p50_ms": m["p50_ms"],
         "p90_ms": m["p90_ms"],
@@ -117,18 +146,15 @@ def time_artifact(
         "peak_rss_mb": r["peak_rss_mb"],
         "load_s": r["load_s"],
     }
+    if unit == "characters":
+        timing["text_of_tokens"] = tokens
+    return timing
 
 
 def _size_mb(path: Path) -> float:
     from edgeptm.deploy import artifact_manifest
 
     return dir_size(path, artifact_manifest(path).files) / 2**20
-
-
-def _max_length(path: Path) -> int:
-    from edgeptm.deploy import artifact_manifest
-
-    return artifact_manifest(path).max_length
 
 
 def search(
@@ -214,7 +240,7 @@ def search(
     with progress([None, *accurate], "time on this machine") as bar:
         for item in bar:
             if item is None:
-                reference["timing"] = time_artifact(model, None, profile, settings, _max_length(model))
+                reference["timing"] = time_artifact(model, None, profile, settings, timed_length(model, model, profile))
                 continue
             cand, result = item
             if over_budget():
@@ -223,7 +249,9 @@ def search(
                 continue
             path = Path(result["artifact"])
             try:
-                result["timing"] = time_artifact(path, cand.device, profile, settings, _max_length(path))
+                result["timing"] = time_artifact(
+                    path, cand.device, profile, settings, timed_length(path, model, profile)
+                )
             except EdgeptmError as exc:
                 result["reason"] = f"timing failed: {exc}"
                 continue

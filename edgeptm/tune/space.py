@@ -2,7 +2,10 @@
 
 A :class:`Candidate` is what to build (backend, device, precision, backend options, model
 transforms, ``max_length``), not how. Dimensions and transforms are registered by name (see
-:mod:`edgeptm.tune`), so a new one plugs in without changing the search.
+:mod:`edgeptm.tune`), so a new one plugs in without changing the search. Beside the model's
+variants, the space holds the char n-gram TF-IDF + logistic regression baseline
+(:mod:`edgeptm.train.baseline`): a candidate of its own kind, trained on the same training split,
+so the search can pick it when it beats the model under the profile's limits.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edgeptm.manifest import TFIDF_LINEAR, TRANSFORMER
 
 if TYPE_CHECKING:
     from edgeptm.backend import Backend
@@ -43,11 +48,50 @@ class SearchSpace(BaseModel):
     trim_vocab: list[bool] = Field([False], min_length=1, description="trim the vocabulary to the training text")
     max_length: list[int | None] = Field([None], min_length=1, description="export max_length (null: the model's)")
     static_shapes: list[bool] = Field([False], min_length=1, description="compile for fixed shapes (OpenVINO)")
+    baseline: bool | dict[str, Any] = Field(
+        True,
+        description="the char n-gram TF-IDF + logistic regression baseline as a candidate (onnx on CPU, fp32): "
+        "true, false, or its training options (`edgeptm baseline`'s, e.g. {ngram_max: 3, c: 2.0})",
+    )
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_options(cls, value: bool | dict[str, Any]) -> bool | dict[str, Any]:
+        """Options are checked against :class:`~edgeptm.train.baseline.BaselineOptions` (imported here, so
+        reading a space stays cheap) and kept whole (every field), so they key the baseline's build."""
+        if isinstance(value, bool):
+            return value
+        from pydantic import ValidationError
+
+        from edgeptm.train.baseline import BaselineOptions
+
+        try:
+            return BaselineOptions.model_validate(value).model_dump(mode="json")
+        except ValidationError as exc:
+            problems = [f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in exc.errors()]
+            raise ValueError("; ".join(problems)) from None
+
+    def baseline_options(self) -> dict[str, Any] | None:
+        """The baseline's training options (every field), or ``None`` when the space leaves it out."""
+        if self.baseline is False:
+            return None
+        if self.baseline is True:
+            from edgeptm.train.baseline import BaselineOptions
+
+            return BaselineOptions().model_dump(mode="json")
+        return dict(self.baseline)
+
+
+CPU_DEVICES = (None, "cpu", "CPU")
+"""How a profile or space names a backend's CPU (``None``: the backend's default device, CPU for onnx)."""
+BASELINE_NAME = f"baseline-{TFIDF_LINEAR}"
+"""The baseline candidate's name in every report."""
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One deployment variant to build and measure."""
+    """One deployment variant to build and measure: a variant of the model (``kind`` transformer) or the
+    TF-IDF baseline (``kind`` tfidf-linear, trained from the data, not from the model)."""
 
     backend: str
     device: str | None
@@ -60,10 +104,18 @@ class Candidate:
     max_length: int | None = None
     labels: tuple[str, ...] = field(default=(), compare=False)
     """Name parts added by the dimensions (not part of identity)."""
+    kind: str = TRANSFORMER
+    """What is built: :data:`~edgeptm.manifest.TRANSFORMER` (the model, exported) or
+    :data:`~edgeptm.manifest.TFIDF_LINEAR` (the baseline, trained)."""
+    baseline: tuple[tuple[str, Any], ...] = ()
+    """The baseline's training options (:class:`~edgeptm.train.baseline.BaselineOptions`, every field, sorted);
+    empty for the model's variants."""
 
     @property
     def name(self) -> str:
-        base = self.backend if self.device in (None, "cpu", "CPU") else f"{self.backend}@{self.device}"
+        if self.kind == TFIDF_LINEAR:
+            return BASELINE_NAME
+        base = self.backend if self.device in CPU_DEVICES else f"{self.backend}@{self.device}"
         return "-".join([base, self.precision, *self.labels])
 
     @property
@@ -74,9 +126,14 @@ class Candidate:
         options = tuple(sorted({**dict(self.options), key: value}.items()))
         return replace(self, options=options, labels=self.labels + ((label,) if label else ()))
 
+    @property
+    def is_baseline(self) -> bool:
+        return self.kind == TFIDF_LINEAR
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
+            "kind": self.kind,
             "backend": self.backend,
             "device": self.device,
             "precision": self.precision,
@@ -84,6 +141,9 @@ class Candidate:
             "transforms": dict(self.transforms),
             "max_length": self.max_length,
         }
+        if self.is_baseline:
+            out["baseline_options"] = dict(self.baseline)
+        return out
 
 
 @dataclass(frozen=True)
@@ -281,13 +341,76 @@ def candidates(
                         candidate = replace(candidate, max_length=value, labels=candidate.labels + (f"len{value}",))
                 if candidate is not None:
                     made.setdefault(candidate)
-    return list(made), unavailable
+    # The baseline first: it trains in seconds and is the bar every variant has to clear, so a search whose
+    # budget runs out has still measured it.
+    baseline, why_not = baseline_candidate(space, profile, backends)
+    if why_not is not None:
+        unavailable.append(Unavailable(BASELINE_NAME, why_not))
+    return ([baseline] if baseline else []) + list(made), unavailable
+
+
+BASELINE_MODULES = (("sklearn", "scikit-learn"), ("skl2onnx", "skl2onnx"))
+
+
+def baseline_missing() -> list[str]:
+    """The distributions the baseline needs that are not installed (found without importing them)."""
+    import importlib.util
+
+    missing = []
+    for module, distribution in BASELINE_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(distribution)
+    return missing
+
+
+def baseline_candidate(
+    space: SearchSpace, profile: DeviceProfile, backends: dict[str, Backend]
+) -> tuple[Candidate | None, str | None]:
+    """The baseline candidate, or why it can't run here (``None, None``: the space or the profile leaves it out).
+
+    It is an fp32 ONNX model run on the CPU, so it is a candidate only where the space allows fp32 and
+    the space's (default: the profile's) backends include onnx on the CPU."""
+    options = space.baseline_options()
+    if options is None or (space.precisions is not None and "fp32" not in space.precisions):
+        return None, None
+    onnx = [device for name, device in _backend_choices(space, profile) if name == "onnx" and device in CPU_DEVICES]
+    if not onnx:
+        return None, None
+    backend = backends.get("onnx")
+    if backend is None:
+        return None, "the baseline runs on onnx, which is not installed"
+    status = backend.availability()
+    if not status.available:
+        return None, f"the baseline runs on onnx, which is unavailable here: {status.reason}"
+    missing = baseline_missing()
+    if missing:
+        return None, f"the baseline needs {' and '.join(missing)}: pip install 'edgeptm[train]'"
+    return (
+        Candidate(
+            "onnx",
+            onnx[0],
+            "fp32",
+            "fp32",
+            kind=TFIDF_LINEAR,
+            baseline=tuple(sorted(options.items())),
+        ),
+        None,
+    )
 
 
 def load_space(
-    path: Path | None, *, backends: list[str] | None = None, precisions: list[str] | None = None
+    path: Path | None,
+    *,
+    backends: list[str] | None = None,
+    precisions: list[str] | None = None,
+    baseline: bool | None = None,
 ) -> SearchSpace:
-    """A YAML search space (or the default one), with the CLI's ``--backend``/``--precision`` on top."""
+    """A YAML search space (or the default one), with the CLI's ``--backend``/``--precision`` on top
+    (and ``--no-baseline``: ``baseline=False``)."""
     import yaml
     from pydantic import ValidationError
 
@@ -305,8 +428,12 @@ def load_space(
         raw["backends"] = backends
     if precisions:
         raw["precisions"] = precisions
+    if baseline is False:
+        raw["baseline"] = False
     try:
         return SearchSpace.model_validate(raw)
     except ValidationError as exc:
-        where = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        where = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        ]
         raise EdgeptmError(f"{path or 'search space'}: " + "; ".join(where)) from None

@@ -57,6 +57,9 @@ def latencies(
     """Latency per (sequence length, batch size): ``encode(texts, pad_to=seq)`` once, ``run(batch)`` ``warmup``
     times untimed, then ``iterations`` timed runs; p50/p90/p99 and mean in ms, and items per second.
 
+    ``seq`` is in the encoder's units: tokens, or characters for a model that reads raw text
+    (:class:`~edgeptm_runtime.text.TextEncoder`); every batch is that long (the text is longer, then cut).
+
     The one timing loop of edgeptm: ``edgeptm bench`` uses it for artifacts and, here, for bundles."""
     out = []
     for seq in seq_lengths:
@@ -64,6 +67,8 @@ def latencies(
             raise ValueError(f"sequence length {seq} exceeds the max length {max_length}")
         for bs in batch_sizes:
             batch = encode([FILLER * (1 + seq // 16)] * bs, pad_to=seq)
+            if "input_ids" in batch:  # the encoder pads to seq but cuts only at max_length: exactly seq tokens
+                batch = {name: array[:, :seq] for name, array in batch.items()}
             for _ in range(warmup):
                 run(batch)
             times = []
@@ -91,6 +96,7 @@ def measure(bundle: str, options: dict[str, Any]) -> dict[str, Any]:
 
     import edgeptm_runtime
     from edgeptm_runtime.encoding import TruncationWarning
+    from edgeptm_runtime.text import TEXT_INPUTS
 
     imported = time.perf_counter()
     clf = edgeptm_runtime.load(bundle, threads=options.get("threads"))
@@ -126,6 +132,7 @@ def measure(bundle: str, options: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_kb() / 1024,
         "size_mb": size / 2**20,
         "measurements": measurements,
+        "seq_unit": "characters" if clf.encoder.input_names == TEXT_INPUTS else "tokens",
     }
 
 

@@ -70,9 +70,11 @@ def test_report_is_self_contained_with_headline_plot_and_tables(report_run: Path
     page = (report_run / "report.html").read_text()
     summary = json.loads((report_run / "summary.json").read_text())
     tune = summary["tune"]["x86-avx2-2core"]
-    reference = "fp32 (torch)" if tune["chosen"] == "onnx-fp32" else "onnx-fp32"  # the same backend's fp32 when timed
+    # the same backend's fp32 export when timed; the torch model for that export itself and for the baseline
+    reference = "onnx-fp32" if tune["chosen"] == "onnx-int8" else "fp32 (torch)"
     assert re.search(rf'id="headline">{tune["chosen"]} vs {re.escape(reference)}: [\d.]+× (smaller|larger), ', page)
-    assert len(re.findall(r'id="pareto-point-\d+"', page)) == len(_timed(report_run)) == 2
+    assert len(re.findall(r'id="pareto-point-\d+"', page)) == len(_timed(report_run)) == 3  # with the baseline
+    assert "baseline-tfidf-linear is the baseline: a char n-gram TF-IDF" in page
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 3  # model and onnx-int8 heatmaps, and their difference
     assert all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)
@@ -166,5 +168,5 @@ def test_the_browser_check_catches_a_broken_page(report_run: Path, tmp_path: Pat
     problems = _problems(render(broken, CHECK, browser=_browser()), len(_timed(report_run)))
     assert any(p.startswith("console/page error: console: boom") for p in problems), problems
     assert any(p.startswith("no headline") for p in problems)
-    assert any(p.startswith("Pareto plot shows 1 points") for p in problems)
+    assert any(p.startswith(f"Pareto plot shows {len(_timed(report_run)) - 1} points") for p in problems)
     assert any(p.endswith("does not decode") for p in problems)

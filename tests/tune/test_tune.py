@@ -14,9 +14,12 @@ from edgeptm.tune.search import accuracy_of, accuracy_problem
 from edgeptm.tune.space import SearchSpace, candidates
 
 ARGS = ["--profile", "x86-avx2-2core", "--backend", "onnx", "--precision", "fp32", "--precision", "int8",
-        "--iterations", "3", "--no-progress", "--set", "max_drop=100", "--set", "max_language_drop=100"]  # fmt: skip
+        "--iterations", "3", "--no-progress", "--set", "max_drop=100", "--set", "max_language_drop=100",
+        "--no-baseline"]  # fmt: skip
 """Accuracy limits out of the way (a tiny model's per-language F1 on 15 examples moves in big steps):
-this test is about the cache, size limits and the choice; the limits have their own test."""
+this test is about the cache, size limits and the choice; the limits have their own test. Without the
+baseline (``--no-baseline``; it has its own tests in test_baseline_candidate.py), whose speed would decide
+the choice here."""
 
 
 def test_space_drops_duplicates_and_names_variants(plugins) -> None:
@@ -28,6 +31,7 @@ def test_space_drops_duplicates_and_names_variants(plugins) -> None:
     names = [c.name for c in made]
     # per_channel applies to int8 and int8-static, calibration only to int8-static; fp32 appears once per trim choice
     assert names == [
+        "baseline-tfidf-linear",  # once, first: no dimension or transform applies to it
         "onnx-fp32", "onnx-fp32-trim",
         "onnx-int8", "onnx-int8-trim", "onnx-int8-per-tensor", "onnx-int8-per-tensor-trim",
         "onnx-int8-static", "onnx-int8-static-trim", "onnx-int8-static-entropy", "onnx-int8-static-entropy-trim",
@@ -35,8 +39,8 @@ def test_space_drops_duplicates_and_names_variants(plugins) -> None:
         "onnx-int8-static-per-tensor-entropy", "onnx-int8-static-per-tensor-entropy-trim",
         "onnx-int8-portable", "onnx-int8-portable-trim",
     ]  # fmt: skip
-    assert dict(made[4].options) == {"per_channel": False, "weight_type": "auto"}
-    assert made[1].transforms == (("trim_vocab", True),)
+    assert dict(made[5].options) == {"per_channel": False, "weight_type": "auto"}
+    assert made[2].transforms == (("trim_vocab", True),)
     assert unavailable == []
 
 
@@ -116,11 +120,11 @@ def test_space_has_distilled_students_and_int8_weight_types(plugins) -> None:
     space = SearchSpace(backends=["onnx"], precisions=["fp32", "int8"], weight_type=["auto", "u8"], distill=[None, 1])
     made, _ = candidates(space, load_profile("x86-avx2-2core"), plugins.backends())
     assert [c.name for c in made] == [
-        "onnx-fp32", "onnx-fp32-distill1",
+        "baseline-tfidf-linear", "onnx-fp32", "onnx-fp32-distill1",
         "onnx-int8", "onnx-int8-distill1", "onnx-int8-wu8", "onnx-int8-wu8-distill1",
     ]  # fmt: skip
-    assert dict(made[4].options) == {"per_channel": True, "weight_type": "u8"}
-    assert made[1].transforms == (("distill", 1),)
+    assert dict(made[5].options) == {"per_channel": True, "weight_type": "u8"}
+    assert made[2].transforms == (("distill", 1),)
 
 
 @pytest.mark.slow
@@ -133,7 +137,7 @@ def test_a_distilled_candidate_is_built_once_from_the_model(plugins, tmp_path: P
     from edgeptm.manifest import read_manifest
     from edgeptm.tune.build import BuildCache
 
-    space = SearchSpace(backends=["onnx"], precisions=["fp32"], distill=[1])
+    space = SearchSpace(backends=["onnx"], precisions=["fp32"], distill=[1], baseline=False)
     (candidate,), _ = candidates(space, load_profile("x86-avx2-2core"), plugins.backends())
     cache = BuildCache(plugins, sample["train"], sample["eval"], log=lambda m: None, root=tmp_path / "cache")
     built = cache.artifact(candidate, finetuned, fingerprint("model", finetuned))
