@@ -42,17 +42,17 @@ def default_model() -> str:
     return "builtin:tiny-multilingual"
 
 
-def subsample(split: str, per_language: int, seed: int):
+def subsample(source: str, split: str, per_language: int, seed: int):
     from edgeptm import data
 
-    full = data.load(UMSAB, split=split)
+    full = data.load(source, split=split)
     by_lang: dict[str, list] = {}
     for e in full.examples:
         by_lang.setdefault(e.language, []).append(e)
     rng = random.Random(seed)
     picked = [e for _, v in sorted(by_lang.items()) for e in rng.sample(v, min(per_language, len(v)))]
     return data.Dataset(
-        picked, f"{UMSAB} ({split}, {per_language} per language)", [f"{split}:{i}" for i in range(len(picked))]
+        picked, f"{source} ({split}, {per_language} per language)", [f"{split}:{i}" for i in range(len(picked))]
     )
 
 
@@ -155,12 +155,13 @@ def run_plain(model: str, train, eval_data, test, out: Path, options) -> tuple[d
         return classification_report(ids, np.argmax(logits, -1), test.languages, len(labels.names)), timer
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument(
         "--model", default=None, help="default: all-MiniLM-L6-v2 when installed, else the built-in tiny model"
     )
+    parser.add_argument("--data", default=str(UMSAB), help="labelled data with train/eval/test splits (default UMSAB)")
     parser.add_argument("--train-per-language", type=int, default=64)
     parser.add_argument("--eval-per-language", type=int, default=25)
     parser.add_argument("--test-per-language", type=int, default=100)
@@ -171,16 +172,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from edgeptm.measure.machine import describe_machine, machine
     from edgeptm.train.finetune import FinetuneOptions
 
     warnings.simplefilter("ignore")
     model = args.model or default_model()
-    train = subsample("train", args.train_per_language, args.seed)
-    eval_data = subsample("eval", args.eval_per_language, args.seed)
-    test = subsample("test", args.test_per_language, args.seed)
+    train = subsample(args.data, "train", args.train_per_language, args.seed)
+    eval_data = subsample(args.data, "eval", args.eval_per_language, args.seed)
+    test = subsample(args.data, "test", args.test_per_language, args.seed)
     options = FinetuneOptions(
         max_length=args.max_length,
         epochs=args.epochs,
