@@ -97,6 +97,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--teacher-base", type=Path, default=None, help="default: all-MiniLM-L6-v2 from its package")
+    parser.add_argument(
+        "--teacher", type=Path, default=None, help="an already fine-tuned teacher (skips fine-tuning one)"
+    )
+    parser.add_argument(
+        "--static", action="store_true", help="also the teacher's int8-static (per-channel), beside dynamic int8"
+    )
     parser.add_argument("--train-per-language", type=int, default=250)
     parser.add_argument("--eval-per-language", type=int, default=80)
     parser.add_argument("--test-per-language", type=int, default=869, help="869: the whole test split")
@@ -128,23 +134,25 @@ def main() -> None:
     started, load_before = time.time(), loadavg()
     subsample(work, args)
     d = work / "data"
-    base = args.teacher_base or minilm()
+    base = args.teacher_base or (None if args.teacher else minilm())
     common = ["--max-length", args.max_length, "--lr", args.lr, "--batch-size", args.batch_size]
     common += ["--seed", args.seed, "--threads", args.threads, "--no-progress", "--patience", 2]
     timings: dict[str, float] = {}
     t = time.time()
-    run(
-        [*EDGEPTM, "finetune", "--model", base, "--train", d / "train.jsonl", "--eval", d / "eval.jsonl"]
-        + ["--out", work / "teacher", "--epochs", args.teacher_epochs, *common],
-        done=work / "teacher" / "metrics.json",
-    )
-    timings["teacher_finetune_s"] = time.time() - t
+    teacher = args.teacher.resolve() if args.teacher else work / "teacher"
+    if not args.teacher:
+        run(
+            [*EDGEPTM, "finetune", "--model", base, "--train", d / "train.jsonl", "--eval", d / "eval.jsonl"]
+            + ["--out", teacher, "--epochs", args.teacher_epochs, *common],
+            done=teacher / "metrics.json",
+        )
+        timings["teacher_finetune_s"] = time.time() - t
     depths = [int(x) for x in str(args.layers).split(",") if x.strip()]
     students = {f"student{n}": n for n in depths}
     for who, n in students.items():
         t = time.time()
         run(
-            [*EDGEPTM, "distill", "--teacher", work / "teacher", "--layers", n]
+            [*EDGEPTM, "distill", "--teacher", teacher, "--layers", n]
             + ["--train", d / "train.jsonl", "--eval", d / "eval.jsonl"]
             + (["--unlabelled", d / "unlabelled"] if args.unlabelled_per_language else [])
             + ["--out", work / who, "--epochs", args.student_epochs, *common],
@@ -152,18 +160,29 @@ def main() -> None:
         )
         timings[f"{who}_distill_s"] = time.time() - t
     artifacts = {"teacher fp32": work / "teacher-onnx", "teacher int8": work / "teacher-int8"}
+    if args.static:
+        artifacts["teacher int8-static"] = work / "teacher-int8-static"
     for who in students:
         artifacts[f"{who} fp32"] = work / f"{who}-onnx"
         artifacts[f"{who} int8"] = work / f"{who}-int8"
-    for who in ("teacher", *students):
+    sources = {"teacher": teacher, **{who: work / who for who in students}}
+    for who, source in sources.items():
         run(
-            [*EDGEPTM, "export", "--model", work / who, "--backend", "onnx", "--out", artifacts[f"{who} fp32"]],
+            [*EDGEPTM, "export", "--model", source, "--backend", "onnx", "--out", artifacts[f"{who} fp32"]]
+            + ["--max-length", args.max_length],
             done=artifacts[f"{who} fp32"] / "edgeptm.json",
         )
         run(
             [*EDGEPTM, "quantize", "--artifact", artifacts[f"{who} fp32"], "--precision", "int8"]
             + ["--out", artifacts[f"{who} int8"]],
             done=artifacts[f"{who} int8"] / "edgeptm.json",
+        )
+    if args.static:  # static against dynamic int8, both per-channel, on the same teacher
+        run(
+            [*EDGEPTM, "quantize", "--artifact", artifacts["teacher fp32"], "--precision", "int8-static"]
+            + ["--calibration", d / "train.jsonl", "--option", "per_channel=true"]
+            + ["--out", artifacts["teacher int8-static"]],
+            done=artifacts["teacher int8-static"] / "edgeptm.json",
         )
     evaluation_file = work / "evaluation.json"
     if not evaluation_file.exists():
@@ -201,7 +220,7 @@ def main() -> None:
             rounds[name].append(json.loads(out)[0]["measurements"][0]["p50_ms"])
     latency = {n: median(v) for n, v in rounds.items()}
 
-    teacher_metrics = json.loads((work / "teacher" / "metrics.json").read_text())
+    teacher_metrics = json.loads((teacher / "metrics.json").read_text()) if (teacher / "metrics.json").is_file() else {}
     student_metrics = {who: json.loads((work / who / "metrics.json").read_text()) for who in students}
     langs = sorted(evaluation["teacher fp32"]["per_language"])
     ref = evaluation["teacher fp32"]
@@ -228,7 +247,8 @@ def main() -> None:
     results = {
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "teacher_base": str(base),
-        "teacher_train": teacher_metrics["train"],
+        "teacher": str(teacher),
+        "teacher_train": teacher_metrics.get("train"),
         "student_train": {who: m["train"] for who, m in student_metrics.items()},
         "student_teacher_layers": {who: m["teacher_layers"] for who, m in student_metrics.items()},
         "evaluation": evaluation,
