@@ -74,3 +74,14 @@ def agreement_lines(evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
             f"{a['overall']['max_abs_logit_diff']:.3g}" + (f"; changed in {', '.join(changed)}" if changed else "")
         )
     return lines + [""] if lines else []
+
+
+def as_evaluation(name: str, accuracy: Mapping[str, Any]) -> dict[str, Any]:
+    """A search's :class:`~edgeptm.tune.result.Accuracy` in the shape of an evaluation (for the tables)."""
+    blocks = {"all": accuracy["overall"], **accuracy["per_language"]}
+    return {
+        "name": name,
+        "overall": accuracy["overall"],
+        "per_language": accuracy["per_language"],
+        "intervals": {lang: b["interval"] for lang, b in blocks.items() if "interval" in b},
+    }

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeptm.report import charts
-from edgeptm.report.compact import fold_repeats, language_table, name_of
+from edgeptm.report.compact import as_evaluation, fold_repeats, language_table, name_of
 from edgeptm.report.headline import Headline, first_measurement, from_run, from_tune
 from edgeptm.report.tables import seq_cell
 
@@ -171,17 +171,6 @@ def tune_html(result: Mapping[str, Any]) -> str:
         out += [f"<li><code>{_e(c['name'])}</code>: {_e(c.get('reason', c['status']))}</li>" for c in rejected]
         out.append("</ul>")
     return "\n".join(out)
-
-
-def as_evaluation(name: str, accuracy: Mapping[str, Any]) -> dict[str, Any]:
-    """A search's :class:`~edgeptm.tune.result.Accuracy` in the shape of an evaluation (for the tables)."""
-    blocks = {"all": accuracy["overall"], **accuracy["per_language"]}
-    return {
-        "name": name,
-        "overall": accuracy["overall"],
-        "per_language": accuracy["per_language"],
-        "intervals": {lang: b["interval"] for lang, b in blocks.items() if "interval" in b},
-    }
 
 
 def robustness_html(folder: Path) -> str:

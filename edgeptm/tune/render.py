@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgeptm.report.compact import language_table
+from edgeptm.report.compact import as_evaluation, language_table
 from edgeptm.report.headline import from_tune
 from edgeptm.report.tables import markdown_table, text_table
 from edgeptm.tune.pareto import worst_f1
@@ -101,8 +101,6 @@ def text_report(result: Mapping[str, Any]) -> str:
 
 
 def markdown_report(result: Mapping[str, Any]) -> list[str]:
-    from edgeptm.report.html import as_evaluation
-
     h = from_tune(result)
     md = [f"## Search for {result['profile']['name']}", ""]
     md += [
